@@ -1,0 +1,44 @@
+// The edge between a host and the router: read the environment for each request,
+// reuse the router while the environment stays the same, and make every answer
+// something the wasi:http adapter can write.
+import { type EnvVars, parseConfig } from "./config";
+import type { Fetch } from "./greeter-client";
+import { createRouter } from "./router";
+
+export interface Host {
+  /** The instance's environment, read per request: hosts may set it per instance. */
+  readEnv: () => EnvVars;
+  fetch: Fetch;
+}
+
+/** The variables that shape the router; REQUEST_ID changes per request and is passed separately. */
+const CONFIG_VARS = ["ROLE", "GREETER_URL", "GREETER_TIMEOUT_MS", "MAX_NAMES", "POD_NAME", "HOSTNAME"];
+
+/** The whole component as one fetch function: Request in, Response out. */
+export function createEdge(host: Host): (request: Request) => Promise<Response> {
+  let cached: { key: string; router: ReturnType<typeof createRouter> } | undefined;
+
+  const routerFor = (env: EnvVars) => {
+    const key = JSON.stringify(CONFIG_VARS.map((name) => env[name]));
+    if (cached?.key !== key) cached = { key, router: createRouter(parseConfig(env), { fetch: host.fetch }) };
+    return cached.router;
+  };
+
+  return async (request) => {
+    const env = host.readEnv();
+    const response = await routerFor(env).fetch(request, { hostRequestId: env.REQUEST_ID });
+    return withWritableBody(response);
+  };
+}
+
+/**
+ * Hono answers HEAD with a null body; the wasi:http adapter hangs on null bodies
+ * (platform notes, section 3). Send an empty body instead, without the length
+ * of a body that is not there.
+ */
+export function withWritableBody(response: Response): Response {
+  if (response.body !== null) return response;
+  const headers = new Headers(response.headers);
+  headers.delete("content-length");
+  return new Response("", { status: response.status, statusText: response.statusText, headers });
+}

@@ -1,0 +1,39 @@
+// How every answer is shaped: plain text by default, JSON when the client asks
+// for it, and errors that always say why.
+import type { Context } from "hono";
+import { accepts } from "hono/accepts";
+import type { ContentfulStatusCode } from "hono/utils/http-status";
+
+export type AppEnv = {
+  /** What the host adds to each request beyond the request itself. */
+  Bindings: { hostRequestId?: string };
+  Variables: { requestId: string };
+};
+
+export const TEXT = "text/plain; charset=utf-8";
+
+export function wantsJson(c: Context): boolean {
+  return (
+    accepts(c, { header: "Accept", supports: ["text/plain", "application/json"], default: "text/plain" }) ===
+    "application/json"
+  );
+}
+
+/** One answer, two renderings: `text` for people and curl, `json` for programs. */
+export function reply(c: Context, status: ContentfulStatusCode, text: string, json: object): Response {
+  if (wantsJson(c)) return c.json(json, status);
+  return c.body(text, status, { "content-type": TEXT });
+}
+
+export function fail(c: Context, status: ContentfulStatusCode, error: string): Response {
+  return reply(c, status, error, { error, status });
+}
+
+/** A request id we are willing to echo into headers and logs; anything else is replaced. */
+const REQUEST_ID = /^[\w.:-]{1,128}$/;
+
+export function requestIdFor(fromHeader: string | undefined, fromHost: string | undefined): string {
+  if (fromHeader && REQUEST_ID.test(fromHeader)) return fromHeader;
+  if (fromHost && REQUEST_ID.test(fromHost)) return fromHost;
+  return crypto.randomUUID();
+}

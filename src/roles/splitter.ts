@@ -1,0 +1,51 @@
+import { Hono } from "hono";
+import type { Config } from "../config";
+import { askGreeter, type Failure, type Fetch, type Part } from "../greeter-client";
+import { type AppEnv, fail, reply } from "../http";
+import { parseNameList, quote } from "../names";
+
+/** The splitter: GET /split/<name>,<name>,... asks the greeter for every name at once. */
+export function splitterRoutes(config: Config, fetch: Fetch) {
+  const app = new Hono<AppEnv>();
+  const noNames = `no names given: use /split/<name>,<name>,... (1 to ${config.maxNames} names)`;
+  app.get("/split", (c) => fail(c, 400, noNames));
+  app.get("/split/", (c) => fail(c, 400, noNames));
+  app.get("/split/:names", async (c) => {
+    const list = parseNameList(c.req.param("names"), config.maxNames);
+    if (!list.ok) return fail(c, 400, list.reason);
+
+    const call = {
+      baseUrl: config.greeterUrl,
+      timeoutMs: config.greeterTimeoutMs,
+      requestId: c.get("requestId"),
+      fetch,
+    };
+    const outcomes = await Promise.all(list.names.map((name) => askGreeter(name, call)));
+
+    // All or nothing: a partial greeting would hide a broken replica.
+    const failures = outcomes.flatMap((o) => (o.ok ? [] : [o.failure]));
+    if (failures.length > 0) return fail(c, statusFor(failures), describeFailures(failures));
+
+    const parts = outcomes.flatMap((o) => (o.ok ? [o.part] : []));
+    const greeting = joinGreetings(parts);
+    return reply(c, 200, greeting, { greeting, parts, servedBy: config.instanceName });
+  });
+  return app;
+}
+
+export function joinGreetings(parts: readonly Pick<Part, "greeting">[]): string {
+  return parts.map((part) => part.greeting).join(" and ");
+}
+
+/** 504 when the greeter was only slow, 502 when it failed or was unreachable. */
+function statusFor(failures: readonly Failure[]): 502 | 504 {
+  return failures.every((f) => f.kind === "timeout") ? 504 : 502;
+}
+
+function describeFailures(failures: readonly Failure[]): string {
+  return failures.map((f) => `could not greet ${quote(f.name)}: ${f.reason}`).join("; ");
+}
+
+export const splitterUsage = [
+  "GET /split/<name>,<name>,...  ->  every greeting from the greeter service, joined with ' and '",
+];

@@ -1,0 +1,57 @@
+// Builds the HTTP app for one parsed configuration: the routes both roles share,
+// plus the role's own sub-app. A configuration error becomes an app that
+// answers every request with that error.
+import { Hono } from "hono";
+import type { ConfigResult } from "./config";
+import type { Fetch } from "./greeter-client";
+import { type AppEnv, fail, reply, requestIdFor } from "./http";
+import { greeterRoutes, greeterUsage } from "./roles/greeter";
+import { splitterRoutes, splitterUsage } from "./roles/splitter";
+
+export interface RouterDeps {
+  /** How the splitter reaches the greeter service (injected so tests can stub it). */
+  fetch: Fetch;
+}
+
+const ALLOWED_METHODS = "GET, HEAD";
+
+export function createRouter(parsed: ConfigResult, deps: RouterDeps) {
+  const app = new Hono<AppEnv>();
+  const instanceName = parsed.ok ? parsed.config.instanceName : parsed.instanceName;
+
+  app.use(async (c, next) => {
+    c.set("requestId", requestIdFor(c.req.header("x-request-id"), c.env?.hostRequestId));
+    await next();
+    c.header("X-Served-By", instanceName);
+    c.header("X-Request-Id", c.get("requestId"));
+  });
+
+  app.onError((error, c) => fail(c, 500, `internal error: ${error.message}`));
+  app.notFound((c) => fail(c, 404, `no route for ${c.req.path}; GET / lists the routes`));
+
+  if (!parsed.ok) {
+    app.all("*", (c) => fail(c, 500, parsed.error));
+    return app;
+  }
+  const { config } = parsed;
+
+  app.use(async (c, next) => {
+    if (c.req.method === "GET" || c.req.method === "HEAD") return next();
+    c.header("Allow", ALLOWED_METHODS);
+    return fail(c, 405, `method ${c.req.method} is not allowed; use ${ALLOWED_METHODS}`);
+  });
+
+  // Probes never call downstream: a slow greeter must not take the splitter out of rotation.
+  app.get("/healthz", (c) => c.body("ok", 200, { "content-type": "text/plain; charset=utf-8" }));
+  app.get("/readyz", (c) => c.body("ok", 200, { "content-type": "text/plain; charset=utf-8" }));
+
+  const routes = config.role === "greeter" ? greeterUsage : splitterUsage;
+  app.get("/", (c) => {
+    const lines = [`wasm-pods ${config.role} (${config.instanceName})`, "", ...routes, "GET /healthz, GET /readyz  ->  ok"];
+    return reply(c, 200, lines.join("\n"), { role: config.role, servedBy: config.instanceName, routes });
+  });
+
+  if (config.role === "greeter") app.route("/", greeterRoutes(config));
+  else app.route("/", splitterRoutes(config, deps.fetch));
+  return app;
+}

@@ -1,0 +1,5 @@
+import { ensureBuilt } from "../scripts/lib/build";
+
+export default function setup() {
+  ensureBuilt();
+}
