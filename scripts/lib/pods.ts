@@ -1,0 +1,103 @@
+// Starting and stopping local pods (scripts/pod.ts processes): shared by
+// `npm start`, the tests and the benchmark, so all of them run the component
+// the same way.
+import { type ChildProcess, spawn } from "node:child_process";
+import { createServer } from "node:net";
+import { join } from "node:path";
+import { ROOT } from "./build";
+
+export interface PodSpec {
+  /** POD_NAME, as the downward API would set it. */
+  name: string;
+  port: number;
+  host?: string;
+  /** The guest's environment (ROLE, GREETER_URL, ...); PATH etc. come from this process. */
+  env: Record<string, string>;
+  /** A fresh instance per request, as under wasmtime serve and the k3s shim. */
+  isolate?: boolean;
+  /**
+   * Run the pod in a process group of its own, and signal the whole group.
+   * tsx runs the script in a child node process: a SIGKILL to tsx alone would
+   * leave that child serving the port.
+   */
+  processGroup?: boolean;
+}
+
+export interface RunningPod {
+  spec: PodSpec;
+  url: string;
+  child: ChildProcess;
+  /** Resolves with the exit code (or signal) once the process is gone. */
+  exited: Promise<number | string>;
+}
+
+const TSX = join(ROOT, "node_modules/.bin/tsx");
+const POD_SCRIPT = join(ROOT, "scripts/pod.ts");
+
+export function spawnPod(spec: PodSpec, output: "inherit" | "ignore" | "pipe" = "ignore"): RunningPod {
+  const host = spec.host ?? "127.0.0.1";
+  const args = [POD_SCRIPT, "--listen", `${host}:${spec.port}`, ...(spec.isolate ? ["--isolate"] : [])];
+  const child = spawn(TSX, args, {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH ?? "", HOSTNAME: spec.name, POD_NAME: spec.name, ...spec.env },
+    stdio: ["ignore", output, output],
+    detached: spec.processGroup ?? false,
+  });
+  const exited = new Promise<number | string>((resolve) =>
+    child.once("exit", (code, signal) => resolve(code ?? signal ?? "unknown")),
+  );
+  return { spec, url: `http://${host.includes(":") ? `[${host}]` : host}:${spec.port}`, child, exited };
+}
+
+/** Polls GET /healthz until it answers 200, the process exits, or the deadline passes. */
+export async function waitHealthy(pod: RunningPod, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let exitedWith: number | string | undefined;
+  void pod.exited.then((code) => (exitedWith = code));
+  while (Date.now() < deadline) {
+    if (exitedWith !== undefined) throw new Error(`pod ${pod.spec.name} exited (${exitedWith}) before it was healthy`);
+    try {
+      const response = await fetch(`${pod.url}/healthz`, { signal: AbortSignal.timeout(1000) });
+      if (response.status === 200) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+  throw new Error(`pod ${pod.spec.name} was not healthy on ${pod.url} within ${timeoutMs} ms`);
+}
+
+/** Sends `signal` to the pod: to its whole process group when it has one. */
+export function signalPod(pod: RunningPod, signal: NodeJS.Signals): void {
+  const pid = pod.child.pid;
+  if (pod.spec.processGroup && pid !== undefined) {
+    try {
+      process.kill(-pid, signal);
+    } catch {
+      // the group is already gone
+    }
+  } else {
+    pod.child.kill(signal);
+  }
+}
+
+/** SIGTERM, then SIGKILL after `graceMs`; resolves once the process is gone. */
+export async function stopPod(pod: RunningPod, graceMs = 1500): Promise<void> {
+  if (pod.child.exitCode !== null || pod.child.signalCode !== null) return;
+  signalPod(pod, "SIGTERM");
+  const timer = setTimeout(() => signalPod(pod, "SIGKILL"), graceMs);
+  await pod.exited;
+  clearTimeout(timer);
+}
+
+/** A port the kernel just handed out on `host`, free at the time of asking. */
+export function freePort(host = "127.0.0.1"): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, host, () => {
+      const address = server.address();
+      server.close(() => (typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port"))));
+    });
+  });
+}

@@ -1,0 +1,75 @@
+// One local "pod": serves the transpiled component over HTTP through jco's
+// runtime (preview2-shim), with this process's environment as the guest's env,
+// as a Deployment's `env:` would set it.
+//
+//   tsx scripts/pod.ts --listen 127.0.0.1:8081 [--isolate]
+//
+// --isolate makes a fresh instance per request, like `wasmtime serve` and the
+// k3s shim; without it one instance answers every request, like `jco serve`.
+import { readFileSync } from "node:fs";
+import { parseArgs } from "node:util";
+import { pathToFileURL } from "node:url";
+import { WASIShim } from "@bytecodealliance/preview2-shim/instantiation";
+import { TRANSPILED_DIR, TRANSPILED_MODULE } from "./lib/transpile";
+
+interface IncomingHandler {
+  handle(request: unknown, responseOut: unknown): void;
+}
+interface HTTPServerClass {
+  new (handler: IncomingHandler): { listen(port: number, host: string): void; stop(): void };
+}
+interface Transpiled {
+  instantiate(getCoreModule: (path: string) => WebAssembly.Module, imports: unknown): { incomingHandler: IncomingHandler };
+}
+
+export function parseListen(listen: string): { host: string; port: number } {
+  const match = /^(\[[0-9a-fA-F:]+\]|[^:]+):(\d{1,5})$/.exec(listen);
+  const port = Number(match?.[2]);
+  if (!match || port < 1 || port > 65535) throw new Error(`--listen must be HOST:PORT, got "${listen}"`);
+  return { host: match[1]!.replace(/^\[|\]$/g, ""), port };
+}
+
+async function main() {
+  const { values } = parseArgs({
+    options: { listen: { type: "string", default: "127.0.0.1:8080" }, isolate: { type: "boolean", default: false } },
+  });
+  const { host, port } = parseListen(values.listen!);
+
+  // The package's type map points at its browser build, which has no HTTPServer.
+  const { HTTPServer } = (await import("@bytecodealliance/preview2-shim/http")) as unknown as {
+    HTTPServer: HTTPServerClass;
+  };
+  const transpiled = (await import(pathToFileURL(TRANSPILED_MODULE).href)) as Transpiled;
+  const coreModules = new Map<string, WebAssembly.Module>();
+  const getCoreModule = (path: string) => {
+    let module = coreModules.get(path);
+    if (!module) {
+      module = new WebAssembly.Module(readFileSync(`${TRANSPILED_DIR}/${path}`));
+      coreModules.set(path, module);
+    }
+    return module;
+  };
+  const instantiate = () => transpiled.instantiate(getCoreModule, new WASIShim().getImportObject()).incomingHandler;
+
+  const handler: IncomingHandler = values.isolate
+    ? { handle: (request, responseOut) => instantiate().handle(request, responseOut) }
+    : instantiate();
+
+  const server = new HTTPServer(handler);
+  server.listen(port, host);
+  console.error(`pod ${process.env.POD_NAME ?? ""} (${process.env.ROLE ?? "no ROLE"}) listening on ${host}:${port}`);
+
+  const stop = () => {
+    server.stop();
+    process.exit(0);
+  };
+  process.once("SIGTERM", stop);
+  process.once("SIGINT", stop);
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1]!).href) {
+  main().catch((error: unknown) => {
+    console.error(`pod: ${error instanceof Error ? error.message : String(error)}`);
+    process.exit(1);
+  });
+}
