@@ -6,9 +6,12 @@ import { join, resolve } from "node:path";
 
 export const ROOT = resolve(import.meta.dirname, "../..");
 export const COMPONENT = join(ROOT, "dist/wasm-pods.wasm");
+/** OCI image-layout tarball of COMPONENT (scripts/image/build-image.ts), for `ctr images import`. */
+export const IMAGE_TARBALL = join(ROOT, "dist/wasm-pods.oci.tar");
 
 /** Everything build.sh reads. */
-const INPUTS = ["src", "wit", "build.sh", "scripts/componentize.ts", "package-lock.json"];
+// package.json: its name and version are the image ref.
+const INPUTS = ["src", "wit", "build.sh", "scripts/componentize.ts", "scripts/image", "package.json", "package-lock.json"];
 
 function newestMtime(path: string): number {
   const stat = statSync(path, { throwIfNoEntry: false });
@@ -17,7 +20,7 @@ function newestMtime(path: string): number {
   return Math.max(0, ...readdirSync(path).map((entry) => newestMtime(join(path, entry))));
 }
 
-export function staleOutputs(outputs: readonly string[] = [COMPONENT]): string[] {
+export function staleOutputs(outputs: readonly string[] = [COMPONENT, IMAGE_TARBALL]): string[] {
   const inputsChanged = Math.max(...INPUTS.map((input) => newestMtime(join(ROOT, input))));
   return outputs.filter((output) => {
     const stat = statSync(output, { throwIfNoEntry: false });
@@ -26,7 +29,7 @@ export function staleOutputs(outputs: readonly string[] = [COMPONENT]): string[]
 }
 
 /** Runs ./build.sh when needed; its step lines go to stderr so callers' stdout stays theirs. */
-export function ensureBuilt(outputs: readonly string[] = [COMPONENT]): { built: boolean } {
+export function ensureBuilt(outputs: readonly string[] = [COMPONENT, IMAGE_TARBALL]): { built: boolean } {
   const stale = staleOutputs(outputs);
   if (stale.length === 0) return { built: false };
   const result = spawnSync(join(ROOT, "build.sh"), { cwd: ROOT, stdio: ["ignore", 2, 2] });
