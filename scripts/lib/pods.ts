@@ -21,6 +21,13 @@ export interface PodSpec {
    * leave that child serving the port.
    */
   processGroup?: boolean;
+  /**
+   * Run pod.ts as `node --import tsx` (one node process) instead of through the
+   * tsx CLI (which starts a second one): a pod is healthy in ~0.45 s instead of ~0.9 s.
+   */
+  tsxImport?: boolean;
+  /** Modules node imports before pod.ts (with `tsxImport` only), e.g. an orphan guard. */
+  preload?: string[];
 }
 
 export interface RunningPod {
@@ -37,7 +44,9 @@ const POD_SCRIPT = join(ROOT, "scripts/pod.ts");
 export function spawnPod(spec: PodSpec, output: "inherit" | "ignore" | "pipe" = "ignore"): RunningPod {
   const host = spec.host ?? "127.0.0.1";
   const args = [POD_SCRIPT, "--listen", `${host}:${spec.port}`, ...(spec.isolate ? ["--isolate"] : [])];
-  const child = spawn(TSX, args, {
+  const preload = (spec.preload ?? []).flatMap((module) => ["--import", module]);
+  const [command, commandArgs] = spec.tsxImport ? [process.execPath, ["--import", "tsx", ...preload, ...args]] : [TSX, args];
+  const child = spawn(command, commandArgs, {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? "", HOSTNAME: spec.name, POD_NAME: spec.name, ...spec.env },
     stdio: ["ignore", output, output],

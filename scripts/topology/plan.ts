@@ -1,0 +1,39 @@
+// What runs: the k3s manifests' objects (kustomize/overlays/k3s), as plain data.
+// Pod names are `<deployment>-<n>` (k8s would add a ReplicaSet hash); each pod's
+// env is what its Deployment sets, with GREETER_URL pointing at the local ClusterIP.
+
+export const GREETER_SERVICE = "name-greeter-pod-service";
+export const SPLITTER_SERVICE = "name-splitter-pod-service";
+export const GREETER_REPLICAS = 2;
+
+export interface PodPlan {
+  name: string;
+  role: "greeter" | "splitter";
+  env: Record<string, string>;
+}
+
+/** The pods, given where the greeter ClusterIP listens. */
+export function planPods(greeterClusterIpUrl: string): PodPlan[] {
+  const greeters = Array.from({ length: GREETER_REPLICAS }, (_, i): PodPlan => ({
+    name: `name-greeter-pod-${i + 1}`,
+    role: "greeter",
+    env: { ROLE: "greeter" },
+  }));
+  const splitter: PodPlan = {
+    name: "name-splitter-pod-1",
+    role: "splitter",
+    env: { ROLE: "splitter", GREETER_URL: greeterClusterIpUrl },
+  };
+  return [...greeters, splitter];
+}
+
+/**
+ * The env a pod process gets once its port is known: the Deployment's env plus
+ * the shim's listen address (kustomize/base/deployment.yaml sets
+ * WASMTIME_HTTP_PROXY_SOCKET_ADDR to match containerPort; here it matches the
+ * pod's local port). POD_NAME and HOSTNAME are added by the spawner.
+ */
+export function podEnv(plan: Pick<PodPlan, "env">, host: string, port: number): Record<string, string> {
+  const address = host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
+  return { ...plan.env, WASMTIME_HTTP_PROXY_SOCKET_ADDR: address };
+}
