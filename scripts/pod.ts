@@ -2,15 +2,18 @@
 // runtime (preview2-shim), with this process's environment as the guest's env,
 // as a Deployment's `env:` would set it.
 //
-//   tsx scripts/pod.ts --listen 127.0.0.1:8081 [--isolate]
+//   node dist/host/pod.mjs --module dist/host/wasm-pods.js --listen 127.0.0.1:8081 [--isolate]
 //
+// scripts/lib/transpile.ts compiles this file to dist/host/pod.mjs, so a pod is
+// one plain node process (no tsx: faster to start, and a signal reaches it).
 // --isolate makes a fresh instance per request, like `wasmtime serve` and the
 // k3s shim; without it one instance answers every request, like `jco serve`.
 import { readFileSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { pathToFileURL } from "node:url";
 import { WASIShim } from "@bytecodealliance/preview2-shim/instantiation";
-import { TRANSPILED_DIR, TRANSPILED_MODULE } from "./lib/transpile";
+import { watchParent } from "./topology/parent-watch";
 
 interface IncomingHandler {
   handle(request: unknown, responseOut: unknown): void;
@@ -31,20 +34,26 @@ export function parseListen(listen: string): { host: string; port: number } {
 
 async function main() {
   const { values } = parseArgs({
-    options: { listen: { type: "string", default: "127.0.0.1:8080" }, isolate: { type: "boolean", default: false } },
+    options: {
+      module: { type: "string" },
+      listen: { type: "string", default: "127.0.0.1:8080" },
+      isolate: { type: "boolean", default: false },
+    },
   });
+  if (!values.module) throw new Error("--module <transpiled wasm-pods.js> is required");
+  const modulePath = resolve(values.module);
   const { host, port } = parseListen(values.listen!);
 
   // The package's type map points at its browser build, which has no HTTPServer.
   const { HTTPServer } = (await import("@bytecodealliance/preview2-shim/http")) as unknown as {
     HTTPServer: HTTPServerClass;
   };
-  const transpiled = (await import(pathToFileURL(TRANSPILED_MODULE).href)) as Transpiled;
+  const transpiled = (await import(pathToFileURL(modulePath).href)) as Transpiled;
   const coreModules = new Map<string, WebAssembly.Module>();
   const getCoreModule = (path: string) => {
     let module = coreModules.get(path);
     if (!module) {
-      module = new WebAssembly.Module(readFileSync(`${TRANSPILED_DIR}/${path}`));
+      module = new WebAssembly.Module(readFileSync(join(dirname(modulePath), path)));
       coreModules.set(path, module);
     }
     return module;
@@ -65,6 +74,8 @@ async function main() {
   };
   process.once("SIGTERM", stop);
   process.once("SIGINT", stop);
+  // A pod whose runner died (even by SIGKILL) must not keep holding its port.
+  watchParent(stop);
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1]!).href) {

@@ -5,6 +5,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { createServer } from "node:net";
 import { join } from "node:path";
 import { ROOT } from "./build";
+import { POD_HOST, TRANSPILED_MODULE } from "./transpile";
 
 export interface PodSpec {
   /** POD_NAME, as the downward API would set it. */
@@ -16,18 +17,10 @@ export interface PodSpec {
   /** A fresh instance per request, as under wasmtime serve and the k3s shim. */
   isolate?: boolean;
   /**
-   * Run the pod in a process group of its own, and signal the whole group.
-   * tsx runs the script in a child node process: a SIGKILL to tsx alone would
-   * leave that child serving the port.
+   * Run the pod in a process group of its own, and signal the whole group, so
+   * a runtime that forks (wasmtime, a wrapper script) never leaves a child behind.
    */
   processGroup?: boolean;
-  /**
-   * Run pod.ts as `node --import tsx` (one node process) instead of through the
-   * tsx CLI (which starts a second one): a pod is healthy in ~0.45 s instead of ~0.9 s.
-   */
-  tsxImport?: boolean;
-  /** Modules node imports before pod.ts (with `tsxImport` only), e.g. an orphan guard. */
-  preload?: string[];
 }
 
 export interface RunningPod {
@@ -38,15 +31,11 @@ export interface RunningPod {
   exited: Promise<number | string>;
 }
 
-const TSX = join(ROOT, "node_modules/.bin/tsx");
-const POD_SCRIPT = join(ROOT, "scripts/pod.ts");
 
 export function spawnPod(spec: PodSpec, output: "inherit" | "ignore" | "pipe" = "ignore"): RunningPod {
   const host = spec.host ?? "127.0.0.1";
-  const args = [POD_SCRIPT, "--listen", `${host}:${spec.port}`, ...(spec.isolate ? ["--isolate"] : [])];
-  const preload = (spec.preload ?? []).flatMap((module) => ["--import", module]);
-  const [command, commandArgs] = spec.tsxImport ? [process.execPath, ["--import", "tsx", ...preload, ...args]] : [TSX, args];
-  const child = spawn(command, commandArgs, {
+  const args = [POD_HOST, "--module", TRANSPILED_MODULE, "--listen", `${host}:${spec.port}`];
+  const child = spawn(process.execPath, spec.isolate ? [...args, "--isolate"] : args, {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? "", HOSTNAME: spec.name, POD_NAME: spec.name, ...spec.env },
     stdio: ["ignore", output, output],

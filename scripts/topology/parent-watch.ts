@@ -3,8 +3,6 @@
 // ask the kernel for a parent-death signal, so poll: a process whose parent
 // dies is re-parented (to 1 or a subreaper), so its ppid changes.
 import { readFileSync } from "node:fs";
-import { join } from "node:path";
-import { pathToFileURL } from "node:url";
 
 /** The ppid field of /proc/<pid>/stat (Linux), or undefined when it cannot be read. */
 export function parentOf(pid: number, readStat: (pid: number) => string = procStat): number | undefined {
@@ -41,6 +39,3 @@ export function watchParent(onOrphaned: () => void, options: { grandparent?: boo
   }, options.intervalMs ?? 250);
   timer.unref();
 }
-
-/** Preloaded into every jco pod (`node --import tsx --import <this>`): exits when orphaned. */
-export const ORPHAN_GUARD_MODULE = pathToFileURL(join(import.meta.dirname, "orphan-guard.ts")).href;

@@ -15,7 +15,6 @@ import type { BackoffPolicy } from "./backoff";
 import type { Endpoint } from "./balancer";
 import type { BannerInfo, LogEntry } from "./format";
 import { type Listener, listen, StartError } from "./listen";
-import { ORPHAN_GUARD_MODULE } from "./parent-watch";
 import { GREETER_SERVICE, planPods, SPLITTER_SERVICE } from "./plan";
 import { createService, type RequestRecord, type Service } from "./service-proxy";
 import { type Launcher, PodSupervisor } from "./supervisor";
@@ -42,6 +41,8 @@ export interface TopologyOptions {
   healthTimeoutMs?: number;
   /** PATH searched for `wasmtime` (default process.env.PATH). */
   path?: string;
+  /** Extra env for the splitter pod, over its Deployment's (e.g. a short GREETER_TIMEOUT_MS for fault tests). */
+  splitterEnv?: Record<string, string>;
 }
 
 export interface PodHandle {
@@ -65,8 +66,15 @@ export interface Topology {
   /** Time from spawning the pods to every pod answering /healthz. */
   readyMs: number;
   banner: BannerInfo;
-  /** Kills a pod's processes (SIGKILL by default); the supervisor restarts it. Returns the pid. */
+  /**
+   * Sends `signal` to a pod's processes (SIGKILL by default; the supervisor restarts it).
+   * SIGSTOP/SIGCONT stall and resume it, leaving it in the endpoints. Returns the pid.
+   */
   killPod(name: string, signal?: NodeJS.Signals): number | undefined;
+  /** Kills a pod and keeps it down (no restart) until releasePod(name). Returns the pid. */
+  holdPodDown(name: string): number | undefined;
+  /** Lets a held pod start again; await its handle's whenReady() for it to serve. */
+  releasePod(name: string): void;
   /** Stops every pod (SIGTERM, SIGKILL after 1 s) and closes every port. */
   stop(): Promise<void>;
 }
@@ -134,7 +142,9 @@ export async function startTopology(options: TopologyOptions = {}): Promise<Topo
   }
   const buildMs = performance.now() - buildStarted;
 
-  const plans = planPods(clusterIp.url);
+  const plans = planPods(clusterIp.url).map((plan) =>
+    plan.role === "splitter" && options.splitterEnv ? { ...plan, env: { ...plan.env, ...options.splitterEnv } } : plan,
+  );
   for (const plan of plans) {
     supervisors.push(
       new PodSupervisor({
@@ -160,6 +170,12 @@ export async function startTopology(options: TopologyOptions = {}): Promise<Topo
     throw new StartError(`a pod did not start: ${error instanceof Error ? error.message : String(error)}`);
   }
   const readyMs = performance.now() - spawnStarted;
+
+  const supervisorNamed = (name: string) => {
+    const supervisor = supervisors.find((s) => s.name === name);
+    if (!supervisor) throw new Error(`no pod named "${name}" (pods: ${supervisors.map((s) => s.name).join(", ")})`);
+    return supervisor;
+  };
 
   const pods: PodHandle[] = supervisors.map((s, i) => ({
     name: s.name,
@@ -198,16 +214,20 @@ export async function startTopology(options: TopologyOptions = {}): Promise<Topo
       greeterUrl: greeterNodePort?.url,
     },
     killPod(name, signal = "SIGKILL") {
-      const supervisor = supervisors.find((s) => s.name === name);
-      if (!supervisor) throw new Error(`no pod named "${name}" (pods: ${supervisors.map((s) => s.name).join(", ")})`);
-      return supervisor.kill(signal);
+      return supervisorNamed(name).kill(signal);
+    },
+    holdPodDown(name) {
+      return supervisorNamed(name).holdDown();
+    },
+    releasePod(name) {
+      supervisorNamed(name).release();
     },
     stop,
   };
 }
 
 function launcherFor(runtime: Runtime, pathVariable: string): Launcher {
-  if (runtime === "jco") return (spec) => spawnPod({ ...spec, processGroup: true, tsxImport: true, preload: [ORPHAN_GUARD_MODULE] }, "pipe");
+  if (runtime === "jco") return (spec) => spawnPod({ ...spec, processGroup: true }, "pipe");
   const wasmtime = findExecutable("wasmtime", pathVariable);
   if (!wasmtime) {
     throw new StartError(
