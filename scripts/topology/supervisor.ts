@@ -43,6 +43,10 @@ export class PodSupervisor {
   private healthySince: number | undefined;
   private restartTimer: ReturnType<typeof setTimeout> | undefined;
   private readyWaiters: (() => void)[] = [];
+  /** Kept down by holdDown() until release(). */
+  private held = false;
+  /** The process exited while held: release() has to start it. */
+  private downWhileHeld = false;
   /** How many times the pod was restarted (the RESTARTS column of `kubectl get pods`). */
   restarts = 0;
 
@@ -85,9 +89,32 @@ export class PodSupervisor {
     const pod = this.current;
     if (!pod) return undefined;
     // Out of the endpoints now, as a failed readiness probe would do, a little faster.
-    this.ready = false;
+    // Not for a stall (SIGSTOP) or its end (SIGCONT): a stalled pod stays an endpoint
+    // until a probe would notice (that stall is the fault under test), and a resumed
+    // one must stay in, since nothing else would put it back.
+    if (signal !== "SIGSTOP" && signal !== "SIGCONT") this.ready = false;
     signalPod(pod, signal);
     return pod.child.pid;
+  }
+
+  /**
+   * Kills the pod (SIGKILL) and keeps it down, no restart, until release():
+   * like scaling its Deployment to zero. For faults that need the pod to stay gone.
+   */
+  holdDown(): number | undefined {
+    this.held = true;
+    clearTimeout(this.restartTimer);
+    return this.kill("SIGKILL");
+  }
+
+  /** Ends holdDown(): the pod starts again (counted as a restart) if it is down. */
+  release(): void {
+    if (!this.held) return;
+    this.held = false;
+    // Still dying: onExit, now that the hold is off, restarts it as after any crash.
+    if (!this.downWhileHeld) return;
+    this.downWhileHeld = false;
+    this.restart(Date.now());
   }
 
   killNow(): void {
@@ -137,6 +164,11 @@ export class PodSupervisor {
     this.ready = false;
     signalPod(pod, "SIGKILL"); // leftovers in its process group
     if (this.stopping) return;
+    if (this.held) {
+      this.downWhileHeld = true;
+      this.options.onEvent({ kind: "pod", pod: this.name, message: `exited (${code}); held down, not restarting` });
+      return;
+    }
     const diedAt = Date.now();
     this.crashesInARow = nextCrashCount(this.crashesInARow, this.healthySince, diedAt, this.options.backoff);
     this.healthySince = undefined;
