@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { COMPONENT } from "../scripts/lib/build";
-import { engineAvailability, importsBeyondReleasedShims, runEngineCheck, type EngineReport } from "./support/engine-check";
+import { engineAvailability, importsBeyondReleasedShims, runEngineCheck, type EngineReport } from "../scripts/lib/engine";
 import { reportMissing, suiteTitle } from "./support/kube-tools";
 
 const engine = engineAvailability();

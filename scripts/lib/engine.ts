@@ -3,7 +3,7 @@
 import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { ROOT } from "../../scripts/lib/build";
+import { ROOT } from "./build";
 
 export const ENGINE_PYTHON = join(ROOT, ".venv-engine/bin/python");
 
@@ -12,6 +12,9 @@ export interface EngineReport {
   compile_ms: number;
   serialized_bytes: number;
   instantiate_ms: number | null;
+  /** Median of fresh store + instance, as the shim does per request. */
+  instantiate_median_ms: number | null;
+  instantiations: number;
   /** null when the component linked and instantiated. */
   link_error: string | null;
   /** Imported interface -> its function/resource names. */
