@@ -32,12 +32,38 @@ export function parseListen(listen: string): { host: string; port: number } {
   return { host: match[1]!.replace(/^\[|\]$/g, ""), port };
 }
 
+/**
+ * A reused instance's linear memory grows by a few KB per request and never
+ * shrinks (StarlingMonkey under jco-std; `npm run test:load` measures it), so a
+ * long-lived pod would grow without bound. The k3s shim never reuses an instance;
+ * here one serves `recycleAfter` requests (0 = forever), then a fresh one takes
+ * over. Requests run one at a time (the export call is synchronous), so the swap
+ * never cuts one short.
+ */
+export const DEFAULT_RECYCLE_AFTER = 1000;
+
+export function recycled(instantiate: () => IncomingHandler, recycleAfter: number): IncomingHandler {
+  let current = instantiate();
+  let served = 0;
+  return {
+    handle(request, responseOut) {
+      if (recycleAfter > 0 && served === recycleAfter) {
+        current = instantiate();
+        served = 0;
+      }
+      served++;
+      current.handle(request, responseOut);
+    },
+  };
+}
+
 async function main() {
   const { values } = parseArgs({
     options: {
       module: { type: "string" },
       listen: { type: "string", default: "127.0.0.1:8080" },
       isolate: { type: "boolean", default: false },
+      "recycle-after": { type: "string", default: String(DEFAULT_RECYCLE_AFTER) },
     },
   });
   if (!values.module) throw new Error("--module <transpiled wasm-pods.js> is required");
@@ -60,9 +86,11 @@ async function main() {
   };
   const instantiate = () => transpiled.instantiate(getCoreModule, new WASIShim().getImportObject()).incomingHandler;
 
+  const recycleAfter = Number(values["recycle-after"]);
+  if (!Number.isInteger(recycleAfter) || recycleAfter < 0) throw new Error("--recycle-after must be a whole number");
   const handler: IncomingHandler = values.isolate
     ? { handle: (request, responseOut) => instantiate().handle(request, responseOut) }
-    : instantiate();
+    : recycled(instantiate, recycleAfter);
 
   const server = new HTTPServer(handler);
   server.listen(port, host);
