@@ -15,11 +15,9 @@ const RESULTS_FILE = join(ROOT, "bench/load-results.json");
 
 /**
  * The same fixed plan for both targets: equal rounds, so memory can be compared
- * round to round. Each round is bounded by its duration. No `maxRequests`: runLoad
- * passes it to autocannon as `amount`, which *overrides* the duration (autocannon's
- * README), so a cap above what a pod can serve in 5 s would stretch a round to minutes.
+ * round to round. Each round is bounded by its duration and by maxRequests.
  */
-const PLAN = { connections: 10, warmupSeconds: 2, seconds: 5, rounds: 3 };
+const PLAN = { connections: 10, warmupSeconds: 2, seconds: 5, rounds: 3, maxRequests: 50_000 };
 
 /** A pod leaks when its RSS grows every round, and from round 1 to the last by more than both of these. */
 const LEAK_MIN_GROWTH_RATIO = 0.1;

@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { COMPONENT, ensureBuilt, IMAGE_TARBALL, ROOT } from "../lib/build";
 import { engineAvailability, runEngineCheck } from "../lib/engine";
-import { median, medianLatency, runLoad, type LoadResult } from "../lib/load";
+import { median, medianLatency, type RoundResult, runLoad } from "../lib/load";
 import { ensureTranspiled } from "../lib/transpile";
 import { startTopology } from "../topology/topology";
 import { ratioChartSvg } from "./chart";
@@ -93,31 +93,58 @@ async function coldStarts(): Promise<Row[]> {
   ];
 }
 
-async function loadOn(kind: HostKind, role: "greeter" | "splitter"): Promise<LoadResult> {
-  const greeter = role === "splitter" ? await startHost(kind === "component-isolated" ? "component-isolated" : kind, { ROLE: "greeter", POD_NAME: "g" }) : undefined;
+/** A role's app on one kind of host (a splitter gets a greeter of the same kind). */
+async function startRole(kind: HostKind, role: "greeter" | "splitter") {
+  const greeter = role === "splitter" ? await startHost(kind, { ROLE: "greeter", POD_NAME: "g" }) : undefined;
   const host = await startHost(kind, { ROLE: role, POD_NAME: role, ...(greeter ? { GREETER_URL: greeter.url } : {}) });
+  const url = `${host.url}${role === "greeter" ? "/Sherlock" : "/split/Sherlock,Po"}`;
+  await waitFor200(url, performance.now());
+  return {
+    url,
+    stop: async () => {
+      await host.stop();
+      await greeter?.stop();
+    },
+  };
+}
+
+const THROUGHPUT_HOSTS: HostKind[] = ["native", "jco-serve", "component", "component-isolated"];
+
+/**
+ * Rounds are interleaved across hosts (round 1 of each, then round 2 of each, ...)
+ * so drift in the machine's load hits every host alike; medians of the rounds.
+ */
+async function throughputOf(role: "greeter" | "splitter"): Promise<Record<HostKind, RoundResult>> {
+  const hosts = await Promise.all(THROUGHPUT_HOSTS.map((kind) => startRole(kind, role)));
   try {
-    const path = role === "greeter" ? "/Sherlock" : "/split/Sherlock,Po";
-    await waitFor200(`${host.url}${path}`, performance.now());
-    const result = await runLoad({ ...LOAD, url: `${host.url}${path}` });
-    const { median: m } = result;
-    log(`   ${role} on ${HOST_LABELS[kind]}: ${m.rps.toFixed(0)} req/s, p50 ${m.p50} ms, p99 ${m.p99} ms, non-2xx ${m.non2xx}, errors ${m.errors}`);
-    if (m.non2xx || m.errors) throw new Error(`${role} on ${kind}: ${m.non2xx} non-2xx, ${m.errors} errors under load`);
-    return result;
+    const rounds = new Map<HostKind, RoundResult[]>(THROUGHPUT_HOSTS.map((kind) => [kind, []]));
+    for (let round = 0; round <= ROUNDS; round++) {
+      for (const [i, kind] of THROUGHPUT_HOSTS.entries()) {
+        // Round 0 is each host's warm-up.
+        const seconds = round === 0 ? LOAD.warmupSeconds : LOAD.seconds;
+        const result = await runLoad({ ...LOAD, seconds, rounds: 1, warmupSeconds: 0, url: hosts[i]!.url });
+        if (result.median.non2xx || result.median.errors) throw new Error(`${role} on ${kind}: non-2xx or errors under load`);
+        if (round > 0) rounds.get(kind)!.push(result.median);
+      }
+    }
+    const medians = {} as Record<HostKind, RoundResult>;
+    for (const kind of THROUGHPUT_HOSTS) {
+      const results = rounds.get(kind)!;
+      const pick = (key: keyof RoundResult) => median(results.map((r) => r[key]));
+      medians[kind] = { requests: pick("requests"), rps: pick("rps"), p50: pick("p50"), p99: pick("p99"), non2xx: 0, errors: 0, timeouts: 0 };
+      log(`   ${role} on ${HOST_LABELS[kind]}: ${results.map((r) => r.rps.toFixed(0)).join(", ")} req/s; p99 ${medians[kind].p99} ms`);
+    }
+    return medians;
   } finally {
-    await host.stop();
-    await greeter?.stop();
+    await Promise.all(hosts.map((host) => host.stop()));
   }
 }
 
 async function throughput(): Promise<Row[]> {
   const rows: Row[] = [];
   for (const role of ["greeter", "splitter"] as const) {
-    log(`== ${role} throughput: ${LOAD.connections} connections, warm-up ${LOAD.warmupSeconds} s, median of ${ROUNDS} x ${LOAD.seconds} s`);
-    const native = (await loadOn("native", role)).median;
-    const jco = (await loadOn("jco-serve", role)).median;
-    const local = (await loadOn("component", role)).median;
-    const isolated = (await loadOn("component-isolated", role)).median;
+    log(`== ${role} throughput: ${LOAD.connections} connections, warm-up ${LOAD.warmupSeconds} s, median of ${ROUNDS} interleaved rounds of ${LOAD.seconds} s`);
+    const { native, "jco-serve": jco, component: local, "component-isolated": isolated } = await throughputOf(role);
     const section = `${role} load`;
     rows.push(
       withTarget(
@@ -141,17 +168,13 @@ async function latency(): Promise<Row[]> {
   const rows: Row[] = [];
   for (const role of ["greeter", "splitter"] as const) {
     const measure = async (kind: HostKind) => {
-      const greeter = role === "splitter" ? await startHost(kind, { ROLE: "greeter", POD_NAME: "g" }) : undefined;
-      const host = await startHost(kind, { ROLE: role, ...(greeter ? { GREETER_URL: greeter.url } : {}) });
+      const host = await startRole(kind, role);
       try {
-        const url = `${host.url}${role === "greeter" ? "/Sherlock" : "/split/Sherlock,Po"}`;
-        await waitFor200(url, performance.now());
-        const result = await medianLatency(url, ROUNDS, LATENCY);
+        const result = await medianLatency(host.url, ROUNDS, LATENCY);
         log(`   ${role} on ${HOST_LABELS[kind]}: p50 ${result.p50.toFixed(2)} ms, p99 ${result.p99.toFixed(2)} ms`);
         return result;
       } finally {
         await host.stop();
-        await greeter?.stop();
       }
     };
     const native = await measure("native");
