@@ -8,30 +8,33 @@ export async function ratioChartSvg(rows: readonly Row[], subtitle: string): Pro
   const values = rows
     .filter((r) => r.ratio !== undefined && r.baseline)
     .map((r) => ({
-      label: `${r.metric}  ÷  ${r.baseline!.label}`,
+      label: `${r.section}: ${r.metric}  ÷  ${r.baseline!.label}`,
       section: r.section,
       ratio: r.ratio!,
       text: `${r.ratio! >= 10 ? r.ratio!.toFixed(0) : r.ratio!.toFixed(2)}x`,
+      // Labels sit right of the bar's outer end, or right of 1 for bars that grow left.
+      textAt: Math.max(r.ratio!, 1),
     }));
+  const y = { field: "label", type: "nominal", sort: null, title: null, axis: { labelLimit: 520 } } as const;
   const spec: TopLevelSpec = {
     $schema: "https://vega.github.io/schema/vega-lite/v6.json",
     title: { text: "wasm-pods: each measurement divided by its baseline (same run)", subtitle },
     width: 520,
     data: { values },
-    encoding: {
-      y: { field: "label", type: "nominal", sort: null, title: null, axis: { labelLimit: 520 } },
-    },
     layer: [
       {
-        mark: { type: "bar", height: { band: 0.7 } },
+        // Bars grow from 1 (a log scale has no 0): left of the line is smaller/faster than the baseline.
+        mark: { type: "bar" },
         encoding: {
           x: { field: "ratio", type: "quantitative", scale: { type: "log" }, title: "ratio (log scale; 1 = same as baseline)" },
+          x2: { datum: 1 },
+          y,
           color: { field: "section", type: "nominal", title: "section" },
         },
       },
       {
         mark: { type: "text", align: "left", dx: 4 },
-        encoding: { x: { field: "ratio", type: "quantitative" }, text: { field: "text" } },
+        encoding: { x: { field: "textAt", type: "quantitative" }, y, text: { field: "text" } },
       },
       { mark: { type: "rule", strokeDash: [4, 3] }, encoding: { x: { datum: 1 } } },
     ],
