@@ -51,6 +51,9 @@ export function recycled(instantiate: () => IncomingHandler, recycleAfter: numbe
       if (recycleAfter > 0 && served === recycleAfter) {
         current = instantiate();
         served = 0;
+        // The old instance's shim resources are freed by finalizers, which run only
+        // once V8 collects it; V8 cannot see that pressure, so ask (pods run with --expose-gc).
+        (globalThis as { gc?: () => void }).gc?.();
       }
       served++;
       current.handle(request, responseOut);

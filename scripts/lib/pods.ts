@@ -34,7 +34,7 @@ export interface RunningPod {
 
 export function spawnPod(spec: PodSpec, output: "inherit" | "ignore" | "pipe" = "ignore"): RunningPod {
   const host = spec.host ?? "127.0.0.1";
-  const args = [POD_HOST, "--module", TRANSPILED_MODULE, "--listen", `${host}:${spec.port}`];
+  const args = ["--expose-gc", POD_HOST, "--module", TRANSPILED_MODULE, "--listen", `${host}:${spec.port}`];
   const child = spawn(process.execPath, spec.isolate ? [...args, "--isolate"] : args, {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? "", HOSTNAME: spec.name, POD_NAME: spec.name, ...spec.env },
