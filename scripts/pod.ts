@@ -39,9 +39,10 @@ export function parseListen(listen: string): { host: string; port: number } {
  * /split of 3 names, measured). The k3s shim never reuses an instance; here one
  * serves `recycleAfter` requests (0 = forever), then a fresh one takes over, which
  * bounds both. Requests run one at a time (the export call is synchronous), so
- * the swap never cuts one short. A fresh instance costs ~35 ms.
+ * the swap never cuts one short. A swap (fresh instance ~35 ms, plus a GC) costs
+ * ~2% of throughput at 1000; at 250 it cost ~9% (npm run bench, measured).
  */
-export const DEFAULT_RECYCLE_AFTER = 250;
+export const DEFAULT_RECYCLE_AFTER = 1000;
 
 export function recycled(instantiate: () => IncomingHandler, recycleAfter: number): IncomingHandler {
   let current = instantiate();
