@@ -3,7 +3,10 @@
 interfaces runwasi's containerd-shim-wasmtime provides (WASI p2 + wasi:http),
 then prints one JSON report on stdout for test/engine.test.ts to judge.
 
-Usage: engine-check.py <component.wasm>
+Usage: engine-check.py <component.wasm> [--serial]
+
+--serial compiles on one thread (the test suite's choice, so parallel suites keep a core);
+without it Cranelift uses every core, as the shim does.
 
 Why a separate engine: jco/preview2-shim (the local host) supplies every WASI
 interface it knows, so a component that imports something the shim lacks
@@ -34,11 +37,13 @@ def interface_functions(engine, component_type):
     return result
 
 
-def main(path):
+def main(path, serial):
     with open(path, "rb") as f:
         wasm = f.read()
 
-    engine = Engine(Config())
+    config = Config()
+    config.parallel_compilation = not serial
+    engine = Engine(config)
 
     started = time.perf_counter()
     component = Component(engine, wasm)
@@ -95,6 +100,7 @@ def main(path):
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 2:
-        sys.exit("usage: engine-check.py <component.wasm>")
-    main(sys.argv[1])
+    args = sys.argv[1:]
+    if len(args) not in (1, 2) or (len(args) == 2 and args[1] != "--serial"):
+        sys.exit("usage: engine-check.py <component.wasm> [--serial]")
+    main(args[0], serial=len(args) == 2)

@@ -19,9 +19,9 @@ describe.skipIf(!engine.available)(suiteTitle("wasmtime with the shim's linker s
 
   beforeAll(() => {
     dir = mkdtempSync(join(tmpdir(), "wp-engine-"));
-    report = runEngineCheck(COMPONENT);
+    report = runEngineCheck(COMPONENT, { serial: true });
     console.info(
-      `    wasmtime 49: compile ${report.compile_ms} ms for ${(report.component_bytes / 1e6).toFixed(1)} MB, ` +
+      `    wasmtime 49: compile (one thread) ${report.compile_ms} ms for ${(report.component_bytes / 1e6).toFixed(1)} MB, ` +
         `precompiled (serialized) ${(report.serialized_bytes / 1e6).toFixed(1)} MB, instantiate ${report.instantiate_ms?.toFixed(2)} ms`,
     );
   }, 180_000);
@@ -48,7 +48,7 @@ describe.skipIf(!engine.available)(suiteTitle("wasmtime with the shim's linker s
   it("control: an import outside the shim's interfaces fails to link", () => {
     const path = join(dir, "unknown-import.wat");
     writeFileSync(path, '(component (import "wasi:keyvalue/store@0.2.0-draft" (instance (export "open" (func)))))');
-    expect(runEngineCheck(path).link_error).toMatch(/wasi:keyvalue\/store/);
+    expect(runEngineCheck(path, { serial: true }).link_error).toMatch(/wasi:keyvalue\/store/);
   });
 
   it("control: an exit-with-code import is reported (wasmtime 49 itself would link it)", () => {
@@ -57,7 +57,7 @@ describe.skipIf(!engine.available)(suiteTitle("wasmtime with the shim's linker s
       path,
       '(component (import "wasi:cli/exit@0.2.12" (instance (export "exit-with-code" (func (param "status-code" u8))))))',
     );
-    const control = runEngineCheck(path);
+    const control = runEngineCheck(path, { serial: true });
     expect(importsBeyondReleasedShims(control.imports)).toEqual(["wasi:cli/exit@0.2.12#exit-with-code"]);
   });
 });

@@ -31,8 +31,10 @@ export function engineAvailability(): { available: boolean; reason: string } {
   return { available: true, reason: "" };
 }
 
-export function runEngineCheck(componentPath: string): EngineReport {
-  const result = spawnSync(ENGINE_PYTHON, [join(ROOT, "scripts/engine-check.py"), componentPath], {
+/** `serial`: compile on one thread, leaving the other cores to whatever runs beside it. */
+export function runEngineCheck(componentPath: string, options: { serial?: boolean } = {}): EngineReport {
+  const args = [join(ROOT, "scripts/engine-check.py"), componentPath, ...(options.serial ? ["--serial"] : [])];
+  const result = spawnSync(ENGINE_PYTHON, args, {
     encoding: "utf8",
     maxBuffer: 16 * 1024 * 1024,
   });
