@@ -16,6 +16,8 @@ export interface PodSpec {
   env: Record<string, string>;
   /** A fresh instance per request, as under wasmtime serve and the k3s shim. */
   isolate?: boolean;
+  /** Requests served at once (scripts/pod.ts --concurrency: one worker thread each); unset = 1. */
+  concurrency?: number;
   /**
    * Run the pod in a process group of its own, and signal the whole group, so
    * a runtime that forks (wasmtime, a wrapper script) never leaves a child behind.
@@ -35,7 +37,9 @@ export interface RunningPod {
 export function spawnPod(spec: PodSpec, output: "inherit" | "ignore" | "pipe" = "ignore"): RunningPod {
   const host = spec.host ?? "127.0.0.1";
   const args = ["--expose-gc", POD_HOST, "--module", TRANSPILED_MODULE, "--listen", `${host}:${spec.port}`];
-  const child = spawn(process.execPath, spec.isolate ? [...args, "--isolate"] : args, {
+  if (spec.isolate) args.push("--isolate");
+  if (spec.concurrency !== undefined) args.push("--concurrency", String(spec.concurrency));
+  const child = spawn(process.execPath, args, {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? "", HOSTNAME: spec.name, POD_NAME: spec.name, ...spec.env },
     stdio: ["ignore", output, output],

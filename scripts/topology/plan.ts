@@ -5,6 +5,16 @@
 export const GREETER_SERVICE = "name-greeter-pod-service";
 export const SPLITTER_SERVICE = "name-splitter-pod-service";
 export const GREETER_REPLICAS = 2;
+/**
+ * Requests the splitter pod serves at once (scripts/pod.ts --concurrency). jco
+ * calls the component synchronously, so a one-instance splitter waiting on its
+ * greeters holds every other request back, and behind a stalled greeter the
+ * k-th queued request times out only after k timeouts; the k3s shim runs an
+ * instance per request concurrently. Greeters stay at 1: they are CPU-bound and
+ * never wait, so more workers would only add threads. (wasmtime serve is
+ * concurrent already and ignores it; topology.ts applies it to jco pods.)
+ */
+export const SPLITTER_CONCURRENCY = 4;
 
 export interface PodPlan {
   name: string;

@@ -15,7 +15,7 @@ import type { BackoffPolicy } from "./backoff";
 import type { Endpoint } from "./balancer";
 import type { BannerInfo, LogEntry } from "./format";
 import { type Listener, listen, StartError } from "./listen";
-import { GREETER_SERVICE, planPods, SPLITTER_SERVICE } from "./plan";
+import { GREETER_SERVICE, planPods, SPLITTER_CONCURRENCY, SPLITTER_SERVICE } from "./plan";
 import { createService, type RequestRecord, type Service } from "./service-proxy";
 import { type Launcher, PodSupervisor } from "./supervisor";
 import { findExecutable, spawnWasmtimePod } from "./wasmtime";
@@ -151,7 +151,8 @@ export async function startTopology(options: TopologyOptions = {}): Promise<Topo
         ...plan,
         host: INTERNAL_HOST,
         isolate,
-        launch,
+        // The splitter waits on greeters, so it serves several requests at once (see SPLITTER_CONCURRENCY).
+        launch: plan.role === "splitter" ? (spec) => launch({ ...spec, concurrency: SPLITTER_CONCURRENCY }) : launch,
         healthTimeoutMs,
         backoff: options.backoff,
         onEvent: log,
