@@ -9,7 +9,9 @@ export const TRANSPILED_DIR = join(ROOT, "dist/host");
 export const TRANSPILED_MODULE = join(TRANSPILED_DIR, "wasm-pods.js");
 /** scripts/pod.ts compiled to plain JS, so a pod is one node process with no loader. */
 export const POD_HOST = join(TRANSPILED_DIR, "pod.mjs");
-const POD_HOST_SOURCES = ["scripts/pod.ts", "scripts/topology/parent-watch.ts"].map((path) => join(ROOT, path));
+const POD_HOST_SOURCES = ["scripts/pod.ts", "scripts/pod/handler.ts", "scripts/pod/workers.ts", "scripts/topology/parent-watch.ts"].map((path) =>
+  join(ROOT, path),
+);
 
 function mtime(path: string): number {
   return statSync(path, { throwIfNoEntry: false })?.mtimeMs ?? 0;
