@@ -4,6 +4,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { join } from "node:path";
 import { ROOT } from "../lib/build";
 import { freePort, spawnPod, stopPod } from "../lib/pods";
+import { SPLITTER_CONCURRENCY } from "../topology/plan";
 
 export type HostKind = "component" | "component-isolated" | "jco-serve" | "native";
 
@@ -52,7 +53,9 @@ export async function startHost(kind: HostKind, env: Record<string, string>): Pr
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
   if (kind === "component" || kind === "component-isolated") {
-    const pod = spawnPod({ name: `bench-${env.ROLE}`, port, env, isolate: kind === "component-isolated", processGroup: true });
+    // Exactly as npm start runs it: the splitter serves several requests at once.
+    const concurrency = env.ROLE === "splitter" ? SPLITTER_CONCURRENCY : undefined;
+    const pod = spawnPod({ name: `bench-${env.ROLE}`, port, env, isolate: kind === "component-isolated", concurrency, processGroup: true });
     return { url, stop: () => stopPod(pod) };
   }
   const child =
