@@ -190,7 +190,10 @@ export async function serveThroughWorkers(options: HandlerOptions, concurrency: 
     console.error(`pod: ${reason}; exiting`);
     process.exit(1);
   };
-  const withCompiled = { ...options, compiled: await compileCoreModules(options.modulePath) };
+  // The pod as a whole still replaces an instance every `recycleAfter` requests: each
+  // worker sees 1/N of them, and its instance's growth must stay as bounded as a single one's.
+  const perWorker = options.recycleAfter > 0 ? Math.ceil(options.recycleAfter / concurrency) : 0;
+  const withCompiled = { ...options, recycleAfter: perWorker, compiled: await compileCoreModules(options.modulePath) };
   const workers = await Promise.all(Array.from({ length: concurrency }, () => startWorker(withCompiled, onDied)));
   const pool = new WorkerPool(workers);
   const server = createServer((req, res) => {
