@@ -10,7 +10,7 @@ export const GREETER_REPLICAS = 2;
  * calls the component synchronously, so a one-instance splitter waiting on its
  * greeters holds every other request back, and behind a stalled greeter the
  * k-th queued request times out only after k timeouts; the k3s shim runs an
- * instance per request concurrently. With 4 workers the splitter served ~60%
+ * instance per request concurrently. With 4 workers the splitter served 25-80%
  * more splits, but its RSS kept climbing under `npm run test:load` (437 -> 604 MB
  * over three 8 s rounds, not yet explained), so npm start stays at 1 until that
  * is understood; the pod host's worker mode itself is tested
