@@ -45,7 +45,7 @@ export async function askGreeter(name: string, call: GreeterCall): Promise<Outco
     );
     const result = await Promise.race([work, deadline]);
     if (result === "timeout") {
-      return failed(name, "timeout", `the greeter did not answer within ${call.timeoutMs} ms`);
+      return { ok: false, failure: failure(name, "timeout", `the greeter did not answer within ${call.timeoutMs} ms`) };
     }
     if ("reason" in result) return { ok: false, failure: result };
     return { ok: true, part: { ...result, ms: Date.now() - started } };
@@ -121,8 +121,4 @@ function describe(error: unknown): string {
 
 function failure(name: string, kind: Failure["kind"], reason: string): Failure {
   return { name, kind, reason };
-}
-
-function failed(name: string, kind: Failure["kind"], reason: string): Outcome {
-  return { ok: false, failure: failure(name, kind, reason) };
 }

@@ -5,8 +5,9 @@ import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseConfig } from "../src/config";
 import { createRouter } from "../src/router";
-import { freePort, type RunningPod, spawnPod, stopPod, waitHealthy } from "../scripts/lib/pods";
+import { waitHealthy } from "../scripts/lib/pods";
 import { ensureTranspiled } from "../scripts/lib/transpile";
+import { podFleet } from "./support/pod-fleet";
 import { startStubGreeter, type StubGreeter } from "./support/stub-greeter";
 
 // The oracle is written independently of src/names.ts: Node has \p{..}, the component does not.
@@ -193,7 +194,7 @@ suite(
   async () => recorder.close(),
 );
 
-const pods: RunningPod[] = [];
+const fleet = podFleet();
 let podRecorder: StubGreeter;
 suite(
   "the real component (one instance, many requests)",
@@ -201,24 +202,19 @@ suite(
   async () => {
     ensureTranspiled();
     podRecorder = await startStubGreeter();
-    const greeter = spawnPod({ name: "greeter", port: await freePort(), env: { ROLE: "greeter" } });
-    const splitter = spawnPod({
-      name: "splitter",
-      port: await freePort(),
-      env: { ROLE: "splitter", GREETER_URL: podRecorder.url },
-    });
-    pods.push(greeter, splitter);
-    await Promise.all(pods.map((pod) => waitHealthy(pod, 20_000)));
+    const greeter = await fleet.start("greeter", { ROLE: "greeter" });
+    const splitter = await fleet.start("splitter", { ROLE: "splitter", GREETER_URL: podRecorder.url });
+    await Promise.all(fleet.pods.map((pod) => waitHealthy(pod, 20_000)));
     const get = (base: string) => (path: string) => fetch(`${base}${path}`, { signal: AbortSignal.timeout(5000) });
     return { greeter: get(greeter.url), splitter: get(splitter.url), recorder: podRecorder };
   },
   async () => {
     // Nothing above may have crashed a host process.
-    for (const pod of pods) {
+    for (const pod of fleet.pods) {
       expect(pod.child.exitCode).toBeNull();
       expect((await fetch(`${pod.url}/healthz`)).status).toBe(200);
     }
-    await Promise.all(pods.map((pod) => stopPod(pod)));
+    await fleet.stopAll();
     await podRecorder.close();
   },
 );

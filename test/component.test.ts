@@ -3,8 +3,9 @@
 // `jco serve` does) and with a fresh instance per request (as `wasmtime serve`
 // and the k3s shim do).
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { freePort, type RunningPod, spawnPod, stopPod, waitHealthy } from "../scripts/lib/pods";
+import { type RunningPod, stopPod, waitHealthy } from "../scripts/lib/pods";
 import { ensureTranspiled } from "../scripts/lib/transpile";
+import { podFleet } from "./support/pod-fleet";
 import { startStubGreeter, type StubGreeter } from "./support/stub-greeter";
 
 const TIMEOUT_MS = 400;
@@ -13,18 +14,12 @@ describe.each([
   { mode: "one instance for all requests", isolate: false },
   { mode: "a fresh instance per request", isolate: true },
 ])("component, $mode", ({ isolate }) => {
-  const pods: RunningPod[] = [];
+  const { start, stopAll } = podFleet({ isolate });
   let greeter: RunningPod;
   let splitter: RunningPod;
   let stalledSplitter: RunningPod;
   let misconfigured: RunningPod;
   let stalling: StubGreeter;
-
-  async function start(name: string, env: Record<string, string>) {
-    const pod = spawnPod({ name, port: await freePort(), env, isolate });
-    pods.push(pod);
-    return pod;
-  }
 
   beforeAll(async () => {
     ensureTranspiled();
@@ -42,7 +37,7 @@ describe.each([
   });
 
   afterAll(async () => {
-    await Promise.all(pods.map((pod) => stopPod(pod)));
+    await stopAll();
     await stalling?.close();
   });
 

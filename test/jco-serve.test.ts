@@ -3,7 +3,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { afterAll, describe, expect, it } from "vitest";
 import { COMPONENT, ROOT } from "../scripts/lib/build";
-import { freePort } from "../scripts/lib/pods";
+import { freePort, waitFor200 } from "../scripts/lib/pods";
 
 const children: ChildProcess[] = [];
 
@@ -18,14 +18,8 @@ async function jcoServe(env: Record<string, string>, extraArgs: string[]): Promi
   });
   children.push(child);
   const url = `http://127.0.0.1:${port}`;
-  for (const deadline = Date.now() + 30_000; Date.now() < deadline; ) {
-    try {
-      if ((await fetch(`${url}/healthz`)).ok) return url;
-    } catch {
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-  }
-  throw new Error(`jco serve did not answer on ${url} within 30 s`);
+  await waitFor200(`${url}/healthz`, { timeoutMs: 30_000 });
+  return url;
 }
 
 afterAll(() => {

@@ -2,8 +2,9 @@
 // N worker threads, each serving its own instance, so a splitter waiting on a
 // stalled greeter no longer holds every other request back.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { freePort, type RunningPod, spawnPod, stopPod, waitHealthy } from "../scripts/lib/pods";
+import { type RunningPod, stopPod, waitHealthy } from "../scripts/lib/pods";
 import { ensureTranspiled } from "../scripts/lib/transpile";
+import { podFleet } from "./support/pod-fleet";
 import { startStubGreeter, type StubGreeter } from "./support/stub-greeter";
 
 const TIMEOUT_MS = 500;
@@ -12,18 +13,14 @@ const SLACK_MS = 250;
 const CONCURRENCY = 4;
 
 describe("pod --concurrency", () => {
-  const pods: RunningPod[] = [];
+  const { pods, start: startPod, stopAll } = podFleet();
   let stalling: StubGreeter;
   let greeter: RunningPod;
   let splitter: RunningPod;
   let stalledSplitter: RunningPod;
   let singleSplitter: RunningPod;
 
-  async function start(name: string, env: Record<string, string>, concurrency?: number) {
-    const pod = spawnPod({ name, port: await freePort(), env, concurrency });
-    pods.push(pod);
-    return pod;
-  }
+  const start = (name: string, env: Record<string, string>, concurrency?: number) => startPod(name, env, { concurrency });
 
   beforeAll(async () => {
     ensureTranspiled();
@@ -40,7 +37,7 @@ describe("pod --concurrency", () => {
   }, 30_000);
 
   afterAll(async () => {
-    await Promise.all(pods.map((pod) => stopPod(pod)));
+    await stopAll();
     await stalling?.close();
   });
 

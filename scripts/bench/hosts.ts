@@ -3,7 +3,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { join } from "node:path";
 import { ROOT } from "../lib/build";
-import { freePort, spawnPod, stopPod } from "../lib/pods";
+import { freePort, spawnPod, stopPod, waitFor200 } from "../lib/pods";
 import { SPLITTER_CONCURRENCY } from "../topology/plan";
 
 export type HostKind = "component" | "component-isolated" | "jco-serve" | "native";
@@ -65,27 +65,12 @@ export async function startHost(kind: HostKind, env: Record<string, string>): Pr
   return { url, stop: () => stopGroup(child) };
 }
 
-/** Polls `url` until it answers 200 (bounded); returns the milliseconds it took. */
-export async function waitFor200(url: string, since: number, timeoutMs = 30_000): Promise<number> {
-  while (performance.now() - since < timeoutMs) {
-    try {
-      const res = await fetch(url, { signal: AbortSignal.timeout(1000) });
-      await res.arrayBuffer();
-      if (res.status === 200) return performance.now() - since;
-    } catch {
-      // not up yet
-    }
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-  throw new Error(`${url} did not answer 200 within ${timeoutMs} ms`);
-}
-
 /** Process spawn to the first 200 from GET /Sherlock on a greeter. */
 export async function coldStartMs(kind: HostKind): Promise<number> {
   const started = performance.now();
   const host = await startHost(kind, { ROLE: "greeter", POD_NAME: "cold" });
   try {
-    return await waitFor200(`${host.url}/Sherlock`, started);
+    return await waitFor200(`${host.url}/Sherlock`, { since: started, timeoutMs: 30_000 });
   } finally {
     await host.stop();
   }

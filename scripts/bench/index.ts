@@ -8,11 +8,12 @@ import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { COMPONENT, ensureBuilt, IMAGE_TARBALL, ROOT } from "../lib/build";
 import { engineAvailability, runEngineCheck } from "../lib/engine";
-import { median, medianLatency, type RoundResult, runLoad } from "../lib/load";
+import { median, medianLatency, type RoundResult, runLoad, summarize } from "../lib/load";
+import { waitFor200 } from "../lib/pods";
 import { ensureTranspiled } from "../lib/transpile";
 import { startTopology } from "../topology/topology";
 import { ratioChartSvg } from "./chart";
-import { coldStartMs, HOST_LABELS, type HostKind, NATIVE_BUNDLE, startHost, waitFor200 } from "./hosts";
+import { coldStartMs, HOST_LABELS, type HostKind, NATIVE_BUNDLE, startHost } from "./hosts";
 import { formatMarkdown, formatTable, type Row, row, withTarget } from "./report";
 
 const OUT_DIR = join(ROOT, "bench");
@@ -98,7 +99,7 @@ async function startRole(kind: HostKind, role: "greeter" | "splitter") {
   const greeter = role === "splitter" ? await startHost(kind, { ROLE: "greeter", POD_NAME: "g" }) : undefined;
   const host = await startHost(kind, { ROLE: role, POD_NAME: role, ...(greeter ? { GREETER_URL: greeter.url } : {}) });
   const url = `${host.url}${role === "greeter" ? "/Sherlock" : "/split/Sherlock,Po"}`;
-  await waitFor200(url, performance.now());
+  await waitFor200(url, { timeoutMs: 30_000 });
   return {
     url,
     stop: async () => {
@@ -130,8 +131,7 @@ async function throughputOf(role: "greeter" | "splitter"): Promise<Record<HostKi
     const medians = {} as Record<HostKind, RoundResult>;
     for (const kind of THROUGHPUT_HOSTS) {
       const results = rounds.get(kind)!;
-      const pick = (key: keyof RoundResult) => median(results.map((r) => r[key]));
-      medians[kind] = { requests: pick("requests"), rps: pick("rps"), p50: pick("p50"), p99: pick("p99"), non2xx: 0, errors: 0, timeouts: 0 };
+      medians[kind] = summarize(results);
       log(`   ${role} on ${HOST_LABELS[kind]}: ${results.map((r) => r.rps.toFixed(0)).join(", ")} req/s; p99 ${medians[kind].p99} ms`);
     }
     return medians;
@@ -216,7 +216,7 @@ async function fanOut(): Promise<Row[]> {
   const splitter = await startHost("native", { ROLE: "splitter", GREETER_URL: greeter.url });
   let native: Record<1 | 4 | 16, number>;
   try {
-    await waitFor200(`${splitter.url}${fanOutPath(1)}`, performance.now());
+    await waitFor200(`${splitter.url}${fanOutPath(1)}`, { timeoutMs: 30_000 });
     native = await fanOutP50s(splitter.url, "native Node (splitter -> 1 greeter)");
   } finally {
     await splitter.stop();

@@ -74,18 +74,21 @@ export async function runLoad(plan: LoadPlan): Promise<LoadResult> {
     rounds.push(await round(plan, plan.seconds));
     await plan.afterRound?.(i);
   }
+  return { rounds, median: summarize(rounds) };
+}
+
+/** Medians of the rounds' rates and latencies; totals of their failures. */
+export function summarize(rounds: readonly RoundResult[]): RoundResult {
   const pick = (key: keyof RoundResult) => median(rounds.map((r) => r[key]));
+  const total = (key: keyof RoundResult) => rounds.reduce((sum, r) => sum + r[key], 0);
   return {
-    rounds,
-    median: {
-      requests: pick("requests"),
-      rps: pick("rps"),
-      p50: pick("p50"),
-      p99: pick("p99"),
-      non2xx: rounds.reduce((sum, r) => sum + r.non2xx, 0),
-      errors: rounds.reduce((sum, r) => sum + r.errors, 0),
-      timeouts: rounds.reduce((sum, r) => sum + r.timeouts, 0),
-    },
+    requests: pick("requests"),
+    rps: pick("rps"),
+    p50: pick("p50"),
+    p99: pick("p99"),
+    non2xx: total("non2xx"),
+    errors: total("errors"),
+    timeouts: total("timeouts"),
   };
 }
 

@@ -3,7 +3,6 @@
 // the same way.
 import { type ChildProcess, spawn } from "node:child_process";
 import { createServer } from "node:net";
-import { join } from "node:path";
 import { ROOT } from "./build";
 import { POD_HOST, TRANSPILED_MODULE } from "./transpile";
 
@@ -51,22 +50,38 @@ export function spawnPod(spec: PodSpec, output: "inherit" | "ignore" | "pipe" = 
   return { spec, url: `http://${host.includes(":") ? `[${host}]` : host}:${spec.port}`, child, exited };
 }
 
-/** Polls GET /healthz until it answers 200, the process exits, or the deadline passes. */
-export async function waitHealthy(pod: RunningPod, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  let exitedWith: number | string | undefined;
-  void pod.exited.then((code) => (exitedWith = code));
-  while (Date.now() < deadline) {
-    if (exitedWith !== undefined) throw new Error(`pod ${pod.spec.name} exited (${exitedWith}) before it was healthy`);
+/**
+ * Polls GET `url` every 5 ms until it answers 200 (resolving with the ms since
+ * `since`), `gaveUp()` returns a reason, or `timeoutMs` passes. The one readiness
+ * poll of the pods, the tests and the benchmark.
+ */
+export async function waitFor200(
+  url: string,
+  { since = performance.now(), timeoutMs = 10_000, gaveUp = () => undefined as string | undefined } = {},
+): Promise<number> {
+  while (performance.now() - since < timeoutMs) {
+    const reason = gaveUp();
+    if (reason) throw new Error(reason);
     try {
-      const response = await fetch(`${pod.url}/healthz`, { signal: AbortSignal.timeout(1000) });
-      if (response.status === 200) return;
+      const response = await fetch(url, { signal: AbortSignal.timeout(1000) });
+      await response.arrayBuffer();
+      if (response.status === 200) return performance.now() - since;
     } catch {
       // not listening yet
     }
-    await new Promise((resolve) => setTimeout(resolve, 25));
+    await new Promise((resolve) => setTimeout(resolve, 5));
   }
-  throw new Error(`pod ${pod.spec.name} was not healthy on ${pod.url} within ${timeoutMs} ms`);
+  throw new Error(`${url} did not answer 200 within ${timeoutMs} ms`);
+}
+
+/** Waits for the pod's GET /healthz to answer 200; fails at once if the pod exits first. */
+export async function waitHealthy(pod: RunningPod, timeoutMs = 10_000): Promise<void> {
+  let exitedWith: number | string | undefined;
+  void pod.exited.then((code) => (exitedWith = code));
+  await waitFor200(`${pod.url}/healthz`, {
+    timeoutMs,
+    gaveUp: () => (exitedWith === undefined ? undefined : `pod ${pod.spec.name} exited (${exitedWith}) before it was healthy`),
+  });
 }
 
 /** Sends `signal` to the pod: to its whole process group when it has one. */

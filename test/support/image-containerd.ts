@@ -47,7 +47,6 @@ export async function startPrivateContainerd(): Promise<PrivateContainerd> {
   const dir = mkdtempSync(join(tmpdir(), "wp-ctrd-"));
   const socket = join(dir, "containerd.sock");
   const configPath = join(dir, "config.toml");
-  const logPath = join(dir, "containerd.log");
   writeFileSync(configPath, configToml(dir, socket));
 
   const child: ChildProcess = spawn("containerd", ["--config", configPath, "--log-level", "warn"], {
