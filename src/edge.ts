@@ -26,19 +26,9 @@ export function createEdge(host: Host): (request: Request) => Promise<Response> 
 
   return async (request) => {
     const env = host.readEnv();
-    const response = await routerFor(env).fetch(request, { hostRequestId: env.REQUEST_ID });
-    return withWritableBody(response);
+    // HEAD is routed as GET, body and all: the answer keeps GET's status, headers
+    // and length, and the HTTP server (hyper, node) sends no body for a HEAD.
+    const routed = request.method === "HEAD" ? new Request(request, { method: "GET" }) : request;
+    return routerFor(env).fetch(routed, { hostRequestId: env.REQUEST_ID });
   };
-}
-
-/**
- * Hono answers HEAD with a null body; the wasi:http adapter hangs on null bodies
- * (platform notes, section 3). Send an empty body instead, without the length
- * of a body that is not there.
- */
-export function withWritableBody(response: Response): Response {
-  if (response.body !== null) return response;
-  const headers = new Headers(response.headers);
-  headers.delete("content-length");
-  return new Response("", { status: response.status, statusText: response.statusText, headers });
 }

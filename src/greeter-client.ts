@@ -1,5 +1,7 @@
 // The splitter's side of the greeter service: one call per name, each under a
-// deadline, with a single retry when the connection itself failed.
+// deadline, with a single retry when the connection itself failed. It speaks
+// both greeter protocols: JSON ({"greeting", "servedBy"}) when the greeter
+// offers it, else the seed's plain text (the body is the greeting).
 
 export type Fetch = (input: string, init?: RequestInit) => Promise<Response>;
 
@@ -21,6 +23,16 @@ export type Failure = { name: string; kind: "timeout" | "unreachable" | "bad-ans
 
 export type Outcome = { ok: true; part: Part } | { ok: false; failure: Failure };
 
+/** A greeting is a line of text: a greeter answering more than this is broken or hostile. */
+export const MAX_ANSWER_BYTES = 64 * 1024;
+const MAX_GREETING_CHARS = 256;
+
+const REQUEST_HEADERS = {
+  accept: "application/json, text/plain;q=0.9",
+  // The splitter reads answers itself and cannot inflate them.
+  "accept-encoding": "identity",
+};
+
 /** The path is exactly one encoded segment: no name can reach another host or path. */
 export function greeterUrlFor(baseUrl: string, name: string): string {
   return `${baseUrl}/${encodeURIComponent(name)}`;
@@ -30,7 +42,7 @@ export async function askGreeter(name: string, call: GreeterCall): Promise<Outco
   const started = Date.now();
   const controller = new AbortController();
   let timer: ReturnType<typeof setTimeout> | undefined;
-  // The race guarantees the deadline even if a host does not abort a stalled body read.
+  // The race keeps the deadline even if a host is slow to act on the abort.
   const deadline = new Promise<"timeout">((resolve) => {
     timer = setTimeout(() => {
       controller.abort();
@@ -51,15 +63,14 @@ export async function askGreeter(name: string, call: GreeterCall): Promise<Outco
     return { ok: true, part: { ...result, ms: Date.now() - started } };
   } finally {
     clearTimeout(timer);
+    // Whatever is still in flight (a stalled or endless answer) is cancelled, not left to buffer.
+    controller.abort();
   }
 }
 
 async function attempt(name: string, call: GreeterCall, signal: AbortSignal): Promise<Omit<Part, "ms"> | Failure> {
   const url = greeterUrlFor(call.baseUrl, name);
-  const init: RequestInit = {
-    headers: { accept: "application/json", "x-request-id": call.requestId },
-    signal,
-  };
+  const init: RequestInit = { headers: { ...REQUEST_HEADERS, "x-request-id": call.requestId }, signal };
   let response: Response;
   try {
     response = await call.fetch(url, init);
@@ -74,25 +85,87 @@ async function attempt(name: string, call: GreeterCall, signal: AbortSignal): Pr
       return failure(name, "unreachable", `the greeter at ${call.baseUrl} is unreachable (${describe(second)})`);
     }
   }
-  const body = await response.text();
+
+  const encoding = response.headers.get("content-encoding")?.trim().toLowerCase();
+  if (encoding && encoding !== "identity") {
+    void response.body?.cancel().catch(() => {});
+    return failure(name, "bad-answer", `the greeter answered with Content-Encoding ${snippet(encoding)}, though asked for identity`);
+  }
+  const read = await readCapped(response, MAX_ANSWER_BYTES, signal);
+  if (read === "too-large") {
+    return failure(name, "bad-answer", `the greeter's answer is larger than ${MAX_ANSWER_BYTES} bytes`);
+  }
+  let body: string;
+  try {
+    body = new TextDecoder("utf-8", { fatal: true }).decode(read);
+  } catch {
+    return failure(name, "bad-answer", "the greeter's answer is not valid UTF-8");
+  }
   if (!response.ok) {
     return failure(name, "bad-answer", `the greeter answered ${response.status}: ${errorText(body)}`);
   }
-  const answer = parseAnswer(body);
-  if (!answer) return failure(name, "bad-answer", `the greeter's answer is not a greeting: ${snippet(body)}`);
+  const answer = parseAnswer(body, response.headers);
+  if (!answer) return failure(name, "bad-answer", `the greeter's answer is not a greeting: ${snippet(body) || "(empty body)"}`);
   return { name, greeting: answer.greeting, servedBy: answer.servedBy };
 }
 
-function parseAnswer(body: string): { greeting: string; servedBy: string } | undefined {
+/** The body, up to `limit` bytes; a larger one is cancelled and reported, never buffered whole. */
+async function readCapped(response: Response, limit: number, signal: AbortSignal): Promise<Uint8Array | "too-large"> {
+  const reader = response.body?.getReader();
+  if (!reader) return new Uint8Array(0);
+  const cancel = () => void reader.cancel().catch(() => {});
+  signal.addEventListener("abort", cancel, { once: true });
   try {
-    const value: unknown = JSON.parse(body);
-    if (typeof value !== "object" || value === null) return undefined;
-    const { greeting, servedBy } = value as Record<string, unknown>;
-    if (typeof greeting !== "string") return undefined;
-    return { greeting, servedBy: typeof servedBy === "string" ? servedBy : "unknown" };
-  } catch {
-    return undefined;
+    const chunks: Uint8Array[] = [];
+    let total = 0;
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      total += value.byteLength;
+      if (total > limit) {
+        cancel();
+        return "too-large";
+      }
+      chunks.push(value);
+    }
+    const bytes = new Uint8Array(total);
+    let offset = 0;
+    for (const chunk of chunks) {
+      bytes.set(chunk, offset);
+      offset += chunk.byteLength;
+    }
+    return bytes;
+  } finally {
+    signal.removeEventListener("abort", cancel);
   }
+}
+
+/**
+ * JSON when the greeter says so; otherwise the seed's protocol: the body is the
+ * greeting (one line of text) and X-Served-By, if sent, names the pod.
+ */
+export function parseAnswer(body: string, headers: Headers): { greeting: string; servedBy: string } | undefined {
+  const servedByHeader = headers.get("x-served-by")?.trim() || "unknown";
+  const type = headers.get("content-type")?.split(";")[0]?.trim().toLowerCase() ?? "";
+  if (type === "application/json" || type.endsWith("+json")) {
+    try {
+      const value: unknown = JSON.parse(body);
+      if (typeof value !== "object" || value === null) return undefined;
+      const { greeting, servedBy } = value as Record<string, unknown>;
+      if (typeof greeting !== "string" || !isGreetingText(greeting)) return undefined;
+      return { greeting, servedBy: typeof servedBy === "string" && servedBy ? servedBy : servedByHeader };
+    } catch {
+      return undefined;
+    }
+  }
+  if (type !== "" && type !== "text/plain") return undefined;
+  const greeting = body.trim();
+  return isGreetingText(greeting) ? { greeting, servedBy: servedByHeader } : undefined;
+}
+
+/** One non-empty line of printable text, of a sane length. */
+function isGreetingText(text: string): boolean {
+  return text.length > 0 && [...text].length <= MAX_GREETING_CHARS && !/[\u0000-\u001f\u007f]/.test(text);
 }
 
 /** The greeter's own error message when it sent one as JSON, else the start of its body. */
@@ -106,9 +179,11 @@ function errorText(body: string): string {
   return snippet(body) || "(empty body)";
 }
 
+/** One line, at most 200 characters, control characters escaped: safe to quote in an error. */
 function snippet(text: string): string {
-  const oneLine = text.replace(/\s+/g, " ").trim();
-  return oneLine.length > 200 ? `${oneLine.slice(0, 200)}…` : oneLine;
+  const oneLine = [...text.replace(/\s+/g, " ").trim()];
+  const cut = oneLine.length > 200 ? `${oneLine.slice(0, 200).join("")}…` : oneLine.join("");
+  return cut.replace(/[\u0000-\u001f\u007f]/g, (ch) => `\\u${ch.charCodeAt(0).toString(16).padStart(4, "0")}`);
 }
 
 function describe(error: unknown): string {

@@ -29,6 +29,11 @@ export function fail(c: Context, status: ContentfulStatusCode, error: string): R
   return reply(c, status, error, { error, status });
 }
 
+/** The request's path exactly as sent: still percent-encoded, dot segments resolved. */
+export function rawPath(url: string): string {
+  return new URL(url).pathname;
+}
+
 /** A request id we are willing to echo into headers and logs; anything else is replaced. */
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
 

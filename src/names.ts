@@ -2,6 +2,8 @@
 import { LETTERS_AND_DIGITS, MARKS } from "./unicode-tables";
 
 export const MAX_NAME_LENGTH = 64;
+/** However a name spells its accents, it is never longer than this in code points. */
+export const MAX_NAME_CODE_POINTS = 4 * MAX_NAME_LENGTH;
 
 const PUNCTUATION = new Set([" ", "'", ".", "-"]);
 
@@ -25,18 +27,34 @@ export const isLetterOrDigit = (char: string) => inRanges(char.codePointAt(0)!, 
 export const isNameChar = (char: string) =>
   PUNCTUATION.has(char) || isLetterOrDigit(char) || inRanges(char.codePointAt(0)!, MARKS);
 
+/** Hangul vowel and trailing jamo: they join the preceding syllable start, as a mark does. */
+const isConjoiningJamo = (codePoint: number) =>
+  (codePoint >= 0x1160 && codePoint <= 0x11ff) || (codePoint >= 0xd7b0 && codePoint <= 0xd7ff);
+
+const isMark = (char: string) => inRanges(char.codePointAt(0)!, MARKS);
+
+/**
+ * A "character" as a reader counts it: a base with the marks (or Hangul jamo)
+ * that join it. Counting these, not code points, makes the precomposed and the
+ * decomposed spelling of a name (canonically equivalent: `Š` and `S` + U+030C)
+ * equally long. StarlingMonkey has no String.prototype.normalize to make them equal.
+ */
+function countBaseCharacters(chars: readonly string[]): number {
+  return chars.filter((char) => !isMark(char) && !isConjoiningJamo(char.codePointAt(0)!)).length;
+}
+
 export type NameResult = { ok: true; name: string } | { ok: false; reason: string };
 
 /**
- * Validates one already percent-decoded name. The reason quotes the input
- * (shortened and escaped) so a caller can see which item was refused.
+ * Validates one percent-decoded name. The reason quotes the input (shortened
+ * and escaped) so a caller can see which item was refused.
  */
 export function parseName(decoded: string): NameResult {
   const name = decoded.trim();
   const chars = [...name];
-  const length = chars.length;
-  if (length === 0) return { ok: false, reason: `empty name ${quote(decoded)}` };
-  if (length > MAX_NAME_LENGTH) {
+  if (chars.length === 0) return { ok: false, reason: `empty name ${quote(decoded)}` };
+  const length = countBaseCharacters(chars);
+  if (length > MAX_NAME_LENGTH || chars.length > MAX_NAME_CODE_POINTS) {
     return { ok: false, reason: `name ${quote(name)} is ${length} characters long; the limit is ${MAX_NAME_LENGTH}` };
   }
   if (!chars.every(isNameChar)) {
@@ -51,30 +69,61 @@ export function parseName(decoded: string): NameResult {
   return { ok: true, name };
 }
 
+/** One path segment, percent-decoded as UTF-8; a broken encoding is a 400, not an exception. */
+export function decodeSegment(raw: string): { ok: true; value: string } | { ok: false; reason: string } {
+  try {
+    return { ok: true, value: decodeURIComponent(raw) };
+  } catch {
+    return { ok: false, reason: `name ${quote(raw)} is not valid percent-encoded UTF-8` };
+  }
+}
+
+/** A raw path segment holding one name: decoded, then validated. */
+export function parseEncodedName(raw: string): NameResult {
+  const decoded = decodeSegment(raw);
+  return decoded.ok ? parseName(decoded.value) : decoded;
+}
+
 export type NameListResult = { ok: true; names: string[] } | { ok: false; reason: string };
 
-/** A comma-separated list of names (already percent-decoded), 1 to `max` items. */
-export function parseNameList(decoded: string, max: number): NameListResult {
-  const items = decoded.split(",");
+/**
+ * A raw (still percent-encoded) comma-separated list of 1 to `max` names. It is
+ * split on literal commas first and each item decoded after, so an encoded
+ * comma (%2C) stays inside its item, where the name rules refuse it.
+ */
+export function parseNameList(raw: string, max: number): NameListResult {
+  const items = raw.split(",");
   if (items.length > max) {
     return { ok: false, reason: `${items.length} names given; at most ${max} are allowed` };
   }
   const names: string[] = [];
   for (const [index, item] of items.entries()) {
-    if (item.trim() === "") return { ok: false, reason: `name #${index + 1} of the list is empty` };
-    const parsed = parseName(item);
+    const decoded = decodeSegment(item);
+    if (!decoded.ok) return decoded;
+    if (decoded.value.trim() === "") return { ok: false, reason: `name #${index + 1} of the list is empty` };
+    const parsed = parseName(decoded.value);
     if (!parsed.ok) return parsed;
     names.push(parsed.name);
   }
   return { ok: true, names };
 }
 
+/**
+ * "Hello" for a name whose first character is a plain S or s: the letter alone,
+ * not S with an accent, whichever way the accent is spelled (Š or S + U+030C).
+ */
 export function greetingFor(name: string): string {
-  return name.startsWith("S") || name.startsWith("s") ? `Hello ${name}!` : `Greetings ${name}!`;
+  const [first, second] = [...name];
+  const plainS = (first === "S" || first === "s") && (second === undefined || !isMark(second));
+  return plainS ? `Hello ${name}!` : `Greetings ${name}!`;
 }
 
-/** JSON-quoted and cut to a readable length: safe to echo into any error body. */
+/** Code points that make text invisible, reorder it or move a terminal's cursor. */
+const UNSAFE_TO_ECHO = /[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u2028-\u202e\u2066-\u2069\ufeff]/g;
+
+/** Double-quoted, cut to `limit` characters and escaped: safe to echo into any body, header or log. */
 export function quote(input: string, limit = 80): string {
   const chars = [...input];
-  return JSON.stringify(chars.length > limit ? `${chars.slice(0, limit).join("")}…` : input);
+  const cut = chars.length > limit ? `${chars.slice(0, limit).join("")}…` : input;
+  return JSON.stringify(cut).replace(UNSAFE_TO_ECHO, (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, "0")}`);
 }

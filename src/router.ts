@@ -4,7 +4,8 @@
 import { Hono } from "hono";
 import type { ConfigResult } from "./config";
 import type { Fetch } from "./greeter-client";
-import { type AppEnv, fail, reply, requestIdFor } from "./http";
+import { type AppEnv, fail, rawPath, reply, requestIdFor } from "./http";
+import { quote } from "./names";
 import { greeterRoutes, greeterUsage } from "./roles/greeter";
 import { splitterRoutes, splitterUsage } from "./roles/splitter";
 
@@ -26,8 +27,8 @@ export function createRouter(parsed: ConfigResult, deps: RouterDeps) {
     c.header("X-Request-Id", c.get("requestId"));
   });
 
-  app.onError((error, c) => fail(c, 500, `internal error: ${error.message}`));
-  app.notFound((c) => fail(c, 404, `no route for ${c.req.path}; GET / lists the routes`));
+  app.onError((error, c) => fail(c, 500, `internal error: ${quote(error.message, 200)}`));
+  app.notFound((c) => fail(c, 404, `no route for ${quote(rawPath(c.req.url))}; GET / lists the routes`));
 
   if (!parsed.ok) {
     app.all("*", (c) => fail(c, 500, parsed.error));

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { greetingFor, MAX_NAME_LENGTH, parseName, parseNameList } from "../src/names";
+import { greetingFor, MAX_NAME_CODE_POINTS, MAX_NAME_LENGTH, parseEncodedName, parseName, parseNameList, quote } from "../src/names";
 
 describe("greetingFor", () => {
   it.each([
@@ -8,7 +8,20 @@ describe("greetingFor", () => {
     ["Po", "Greetings Po!"],
     ["Émile", "Greetings Émile!"],
     ["Ṡam", "Greetings Ṡam!"], // only a plain S or s says Hello
+    ["S", "Hello S!"],
   ])("%s -> %s", (name, greeting) => expect(greetingFor(name)).toBe(greeting));
+
+  it("greets canonically equivalent spellings alike (precomposed and decomposed accents)", () => {
+    for (const [composed, decomposed] of [
+      ["Šam", "S\u030Cam"],
+      ["şule", "s\u0327ule"],
+      ["Ṩo", "S\u0323\u0307o"],
+    ] as const) {
+      expect(composed.normalize("NFD")).toBe(decomposed.normalize("NFD"));
+      expect(greetingFor(composed).split(" ")[0]).toBe("Greetings");
+      expect(greetingFor(decomposed).split(" ")[0]).toBe("Greetings");
+    }
+  });
 });
 
 describe("parseName", () => {
@@ -45,6 +58,16 @@ describe("parseName", () => {
     if (!result.ok) expect(result.reason).toContain(reason);
   });
 
+  it("counts an accented letter once however it is spelled, and bounds the code points", () => {
+    const composed = "Š".repeat(MAX_NAME_LENGTH);
+    expect(parseName(composed).ok).toBe(true);
+    expect(parseName(composed.normalize("NFD")).ok).toBe(true);
+    expect(parseName(`${composed}a`.normalize("NFD"))).toMatchObject({ ok: false, reason: expect.stringContaining("65 characters long") });
+    expect(parseName("한".repeat(MAX_NAME_LENGTH).normalize("NFD")).ok).toBe(true);
+    // A letter buried under marks is still bounded.
+    expect(parseName(`a${"\u0301".repeat(MAX_NAME_CODE_POINTS)}`).ok).toBe(false);
+  });
+
   it("quotes the offending input, escaped and shortened", () => {
     const result = parseName(`${"x".repeat(100)}/`);
     expect(result).toMatchObject({ ok: false, reason: expect.stringMatching(/^name "x{80}…" is 101 characters long/) });
@@ -52,7 +75,32 @@ describe("parseName", () => {
   });
 });
 
+describe("quote", () => {
+  it("escapes what could hide, reorder or steer text, and cuts long input", () => {
+    expect(quote("a\u0001b")).toBe('"a\\u0001b"');
+    expect(quote("\u202eevil\u200b")).toBe('"\\u202eevil\\u200b"');
+    expect(quote("\u0085")).toBe('"\\u0085"');
+    expect(quote("x".repeat(500))).toBe(`"${"x".repeat(80)}…"`);
+    expect(quote("\u0001".repeat(4000)).length).toBeLessThan(80 * 6 + 4);
+  });
+});
+
+describe("parseEncodedName", () => {
+  it("decodes percent-encoding once", () => {
+    expect(parseEncodedName("%C3%89mile")).toEqual({ ok: true, name: "Émile" });
+    expect(parseEncodedName("%2541")).toMatchObject({ ok: false, reason: expect.stringContaining('"%41"') });
+  });
+  it.each(["%E0%A4%A", "%ED%A0%80", "%", "%zz"])("refuses the broken encoding %j with a reason", (raw) =>
+    expect(parseEncodedName(raw)).toEqual({ ok: false, reason: `name ${JSON.stringify(raw)} is not valid percent-encoded UTF-8` }),
+  );
+});
+
 describe("parseNameList", () => {
+  it("splits on literal commas before decoding: an encoded comma stays inside its name", () => {
+    expect(parseNameList("a%2Cb", 16)).toMatchObject({ ok: false, reason: expect.stringContaining('name "a,b" may only hold') });
+    expect(parseNameList("Sherlock,%C3%89mile", 16)).toEqual({ ok: true, names: ["Sherlock", "Émile"] });
+  });
+
   it("keeps request order", () =>
     expect(parseNameList("Sherlock,Po, Sam ", 16)).toEqual({ ok: true, names: ["Sherlock", "Po", "Sam"] }));
 

@@ -1,7 +1,7 @@
 import { Hono } from "hono";
 import type { Config } from "../config";
 import { askGreeter, type Failure, type Fetch, type Part } from "../greeter-client";
-import { type AppEnv, fail, reply } from "../http";
+import { type AppEnv, fail, rawPath, reply } from "../http";
 import { parseNameList, quote } from "../names";
 
 /** The splitter: GET /split/<name>,<name>,... asks the greeter for every name at once. */
@@ -11,7 +11,8 @@ export function splitterRoutes(config: Config, fetch: Fetch) {
   app.get("/split", (c) => fail(c, 400, noNames));
   app.get("/split/", (c) => fail(c, 400, noNames));
   app.get("/split/:names", async (c) => {
-    const list = parseNameList(c.req.param("names"), config.maxNames);
+    // Split the raw list on literal commas before decoding: "a%2Cb" is one (invalid) name.
+    const list = parseNameList(rawPath(c.req.url).slice("/split/".length), config.maxNames);
     if (!list.ok) return fail(c, 400, list.reason);
 
     const call = {

@@ -43,7 +43,7 @@ export async function startStubGreeter(behaviour: Behaviour = "greet", servedBy 
         res.writeHead(500, { "content-type": "application/json" }).end(JSON.stringify({ error: "boom", status: 500 }));
         return;
       case "not-json":
-        res.writeHead(200, { "content-type": "text/plain" }).end("<html>a proxy page</html>");
+        res.writeHead(200, { "content-type": "text/html" }).end("<html>a proxy page</html>");
         return;
       case "greet": {
         const name = decodeURIComponent((req.url ?? "/").slice(1));
