@@ -1,0 +1,246 @@
+// The k3s topology of kustomize/overlays/k3s (plus the greeter-nodeport overlay),
+// played on one machine: each pod a process, each Service a proxy in this one.
+//
+//   NodePort :30001  name-splitter-pod-service -> name-splitter-pod-1
+//                                                  | GREETER_URL = the ClusterIP below
+//   ClusterIP        name-greeter-pod-service  -> name-greeter-pod-1 | name-greeter-pod-2
+//   NodePort :30002  name-greeter-pod-service  -> the same greeter pods
+//
+// The objects below mirror the overlays (test/cluster.test.ts renders them with
+// kustomize and compares), so the twin follows the manifests.
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { type BackoffPolicy, Kubelet, type PodEvent, type Probes } from "./kubelet";
+import { portHolder } from "./processes";
+import { hostPort, type Runtime } from "./runtimes";
+import { createService, type RequestRecord, type Service } from "./service";
+
+/** The probes of kustomize/base/deployment.yaml (both roles share them). */
+export const PROBES: Probes = {
+  startup: { path: "/healthz", periodSeconds: 2, timeoutSeconds: 2, failureThreshold: 30 },
+  readiness: { path: "/readyz", periodSeconds: 5, timeoutSeconds: 2, failureThreshold: 2 },
+  liveness: { path: "/healthz", periodSeconds: 10, timeoutSeconds: 2, failureThreshold: 3 },
+};
+
+export const GREETER_SERVICE = { name: "name-greeter-pod-service", port: 70, nodePort: 30002 } as const;
+export const SPLITTER_SERVICE = { name: "name-splitter-pod-service", nodePort: 30001 } as const;
+
+export interface Deployment {
+  name: string;
+  role: "greeter" | "splitter";
+  replicas: number;
+  /** The container's env as the overlay sets it (POD_NAME comes from the downward API). */
+  env: Record<string, string>;
+  /**
+   * Requests one pod serves at once on jco's runtime (wasmtime and the shim run each
+   * request on its own instance). The splitter waits on its greeters, so it gets
+   * several: behind a stalled greeter, concurrent splits then time out together
+   * instead of one timeout after another.
+   */
+  slots: number;
+}
+
+export const DEPLOYMENTS: readonly Deployment[] = [
+  { name: "name-greeter-pod", role: "greeter", replicas: 2, env: { ROLE: "greeter" }, slots: 2 },
+  {
+    name: "name-splitter-pod",
+    role: "splitter",
+    replicas: 1,
+    env: { ROLE: "splitter", GREETER_URL: `http://${GREETER_SERVICE.name}:${GREETER_SERVICE.port}` },
+    slots: 4,
+  },
+];
+
+/** Pods and the ClusterIP stay on loopback, whatever address the NodePorts bind. */
+const INTERNAL_HOST = "127.0.0.1";
+/**
+ * No client of a Service waits longer than this for a pod's answer to start. A
+ * healthy answer takes milliseconds; a split at most GREETER_TIMEOUT_MS (2 s by
+ * default). kube-proxy has no such limit; the twin adds it so nothing hangs.
+ */
+export const SERVICE_DEADLINE_MS = 10_000;
+
+export const DEFAULT_SPLITTER_PORT = SPLITTER_SERVICE.nodePort;
+export const DEFAULT_GREETER_PORT = GREETER_SERVICE.nodePort;
+export const DEFAULT_HOST = "127.0.0.1";
+
+/** A startup failure whose message is the whole story: the CLI prints it without a stack. */
+export class StartError extends Error {
+  override name = "StartError";
+}
+
+export type LogEntry = { kind: "request"; record: RequestRecord } | PodEvent;
+
+export interface ClusterOptions {
+  runtime: Runtime;
+  /** Splitter NodePort (default 30001; 0 = any free port). */
+  splitterPort?: number;
+  /** Greeter NodePort (default 30002; 0 = any free port; null = none). */
+  greeterPort?: number | null;
+  /** Address the NodePorts bind to. */
+  host?: string;
+  log?: (entry: LogEntry) => void;
+  backoff?: BackoffPolicy;
+  /** Extra env for the splitter pods (e.g. a short GREETER_TIMEOUT_MS for fault tests). */
+  splitterEnv?: Record<string, string>;
+  /** Overrides each Deployment's slots (jco). */
+  slots?: Partial<Record<Deployment["role"], number>>;
+  serviceDeadlineMs?: number;
+}
+
+export interface Cluster {
+  splitterUrl: string;
+  greeterUrl: string | undefined;
+  clusterIpUrl: string;
+  pods: Kubelet[];
+  /** From spawning the pods to every pod ready. */
+  readyMs: number;
+  runtime: Runtime;
+  /** The pod named `name` (throws for an unknown name). */
+  pod(name: string): Kubelet;
+  stop(): Promise<void>;
+}
+
+interface Listener {
+  server: Server;
+  url: string;
+  close(): Promise<void>;
+}
+
+export function listenFailureMessage(code: string | undefined, host: string, port: number, what: string, holder?: string): string {
+  switch (code) {
+    case "EADDRINUSE":
+      return `port ${port} is already in use on ${host} (${what})${holder ? ` by ${holder}` : ""}; stop it or pick another port`;
+    case "EACCES":
+      return `not allowed to listen on ${hostPort(host, port)} (${what}); pick a port above 1023`;
+    case "EADDRNOTAVAIL":
+      return `address ${host} is not on this machine (${what} on port ${port})`;
+    default:
+      return `cannot listen on ${hostPort(host, port)} (${what}): ${code ?? "unknown error"}`;
+  }
+}
+
+function listen(host: string, port: number, what: string, handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<Listener> {
+  const server = createServer({ keepAliveTimeout: 5_000 }, handler);
+  return new Promise((resolveListener, reject) => {
+    server.once("error", (error: NodeJS.ErrnoException) => {
+      const holder = error.code === "EADDRINUSE" ? portHolder(port) : undefined;
+      reject(new StartError(listenFailureMessage(error.code, host, port, what, holder)));
+    });
+    server.listen(port, host, () => {
+      const bound = (server.address() as AddressInfo).port;
+      resolveListener({
+        server,
+        url: `http://${hostPort(host, bound)}`,
+        close: () =>
+          new Promise<void>((closed) => {
+            server.close(() => closed());
+            server.closeAllConnections();
+          }),
+      });
+    });
+  });
+}
+
+export async function startCluster(options: ClusterOptions): Promise<Cluster> {
+  const host = options.host ?? DEFAULT_HOST;
+  const log = options.log ?? (() => {});
+  const deadlineMs = options.serviceDeadlineMs ?? SERVICE_DEADLINE_MS;
+  const kubelets: Kubelet[] = [];
+  const endpointsOf = (role: string) => () => kubelets.filter((k) => k.role === role).flatMap((k) => k.endpoint() ?? []);
+  const onRequest = (record: RequestRecord) => log({ kind: "request", record });
+  const greeters = createService({ name: GREETER_SERVICE.name, endpoints: endpointsOf("greeter"), onRequest, deadlineMs });
+  const splitters = createService({ name: SPLITTER_SERVICE.name, endpoints: endpointsOf("splitter"), onRequest, deadlineMs });
+  const services: Service[] = [greeters, splitters];
+  const listeners: Listener[] = [];
+  const closeNetwork = async () => {
+    await Promise.all(listeners.map((l) => l.close()));
+    for (const service of services) service.close();
+  };
+
+  // The Services first: a busy NodePort is reported before any pod starts.
+  let splitterUrl: string;
+  let greeterUrl: string | undefined;
+  let clusterIpUrl: string;
+  try {
+    let splitterVia = "";
+    const splitterNodePort = await listen(host, options.splitterPort ?? DEFAULT_SPLITTER_PORT, "splitter NodePort", (req, res) =>
+      splitters.handle(splitterVia, req, res),
+    );
+    listeners.push(splitterNodePort);
+    splitterUrl = splitterNodePort.url;
+    splitterVia = `NodePort :${new URL(splitterUrl).port} ${SPLITTER_SERVICE.name}`;
+    const greeterPort = options.greeterPort === undefined ? DEFAULT_GREETER_PORT : options.greeterPort;
+    if (greeterPort !== null) {
+      let greeterVia = "";
+      const greeterNodePort = await listen(host, greeterPort, "greeter NodePort", (req, res) => greeters.handle(greeterVia, req, res));
+      listeners.push(greeterNodePort);
+      greeterUrl = greeterNodePort.url;
+      greeterVia = `NodePort :${new URL(greeterUrl).port} ${GREETER_SERVICE.name}`;
+    }
+    const clusterIp = await listen(INTERNAL_HOST, 0, "greeter ClusterIP", (req, res) =>
+      greeters.handle(`ClusterIP ${GREETER_SERVICE.name}`, req, res),
+    );
+    listeners.push(clusterIp);
+    clusterIpUrl = clusterIp.url;
+  } catch (error) {
+    await closeNetwork();
+    throw error;
+  }
+
+  try {
+    options.runtime.prepare();
+  } catch (error) {
+    await closeNetwork();
+    throw new StartError(error instanceof Error ? error.message : String(error));
+  }
+
+  for (const deployment of DEPLOYMENTS) {
+    // Cluster DNS resolves the greeter Service's name; here the splitter is given the local ClusterIP instead.
+    const env =
+      deployment.role === "splitter"
+        ? { ...deployment.env, GREETER_URL: clusterIpUrl, ...options.splitterEnv }
+        : { ...deployment.env };
+    for (let i = 1; i <= deployment.replicas; i++) {
+      kubelets.push(
+        new Kubelet({
+          name: `${deployment.name}-${i}`,
+          role: deployment.role,
+          env,
+          slots: options.slots?.[deployment.role] ?? deployment.slots,
+          runtime: options.runtime,
+          host: INTERNAL_HOST,
+          probes: PROBES,
+          backoff: options.backoff,
+          onEvent: log,
+        }),
+      );
+    }
+  }
+  const stop = async () => {
+    await Promise.all([closeNetwork(), ...kubelets.map((k) => k.stop())]);
+  };
+
+  const spawned = performance.now();
+  try {
+    await Promise.all(kubelets.map((k) => k.start()));
+  } catch (error) {
+    await stop();
+    throw new StartError(`a pod did not start: ${error instanceof Error ? error.message : String(error)}`);
+  }
+
+  return {
+    splitterUrl,
+    greeterUrl,
+    clusterIpUrl,
+    pods: kubelets,
+    readyMs: performance.now() - spawned,
+    runtime: options.runtime,
+    pod(name) {
+      const found = kubelets.find((k) => k.name === name);
+      if (!found) throw new Error(`no pod named "${name}" (pods: ${kubelets.map((k) => k.name).join(", ")})`);
+      return found;
+    },
+    stop,
+  };
+}

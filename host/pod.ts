@@ -1,0 +1,424 @@
+// One local pod on jco's runtime: the transpiled component on preview2-shim's
+// HTTP server, as `jco serve` runs it, with what a pod needs on top.
+//
+//   node dist/host/pod.mjs --module dist/host/wasm-pods.js --listen 127.0.0.1:8080 --slots 4
+//
+// jco calls the component's export synchronously and the guest waits for its
+// own downstream calls inside that call, so one instance on one thread answers
+// one request at a time. A pod therefore runs `--slots` instances, each on a
+// worker thread with its own preview2-shim I/O worker, behind a small HTTP front
+// on this thread that hands each request to an idle slot. This thread never runs
+// guest code, so it always answers signals and its parent's death.
+//
+// Memory stays bounded two ways. A slot is replaced by a fresh one after
+// `--recycle-after` requests (a reused instance's heap and the shim's tables
+// only grow): the new slot boots on its own thread first, so no request waits
+// for it. And within a slot, whatever a request leaves open in the shim when the
+// guest returns (a request body the guest never read, a downstream call it gave
+// up on at its deadline) is released at once, as wasmtime does when it drops the
+// request's store.
+import { readdirSync, readFileSync } from "node:fs";
+import { Agent, createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { basename, dirname, join, resolve } from "node:path";
+import { pathToFileURL } from "node:url";
+import { parseArgs } from "node:util";
+import { getHeapStatistics } from "node:v8";
+import { isMainThread, parentPort, Worker, workerData } from "node:worker_threads";
+import { forward } from "./proxy";
+
+/** Above the longest answer a healthy guest can take (GREETER_TIMEOUT_MS is at most 60 s): a slot still busy then is stuck. */
+const SLOT_DEADLINE_MS = 65_000;
+/** Requests that may wait for a slot; beyond that the pod answers 503 at once. */
+const MAX_QUEUED = 256;
+/** How long SIGTERM waits for requests in flight before exiting anyway. */
+const DRAIN_MS = 5_000;
+
+interface SlotData {
+  slot: true;
+  modulePath: string;
+  /** The component's core modules, compiled once by the main thread and shared (compiling 13 MB per slot would multiply start-up CPU). */
+  compiled: Map<string, WebAssembly.Module>;
+  guardModule: string;
+}
+
+export interface SlotStats {
+  served: number;
+  /** The slot's I/O worker tables (preview2-shim) and open downstream requests: flat when nothing leaks. */
+  resources: { streams: number; futures: number; polls: number; sockets: number; openRequests: number };
+  heapUsedMb: number;
+}
+
+export interface PodStats {
+  slots: SlotStats[];
+  replaced: number;
+}
+
+// ----------------------------------------------------------------------------
+// A slot: one component instance on its own thread.
+
+interface IncomingHandler {
+  handle(request: unknown, responseOut: unknown): void;
+}
+interface IncomingRequest {
+  consume(): { stream(): Record<symbol, () => void> };
+}
+type ImportObject = Record<string, Record<string, unknown>>;
+
+async function runSlot(data: SlotData): Promise<void> {
+  const [{ WASIShim }, http, io] = await Promise.all([
+    import("@bytecodealliance/preview2-shim/instantiation"),
+    import("@bytecodealliance/preview2-shim/http") as unknown as Promise<{ HTTPServer: new (handler: IncomingHandler) => { listen(port: number, host: string): void; address(): { port: number } } }>,
+    import("@bytecodealliance/preview2-shim/io-worker"),
+  ]);
+  const guard = new URL(data.guardModule);
+  const callGuard = (operation: string) => io.callExtension(guard, operation, []);
+  callGuard("install"); // before the first request: it watches every downstream request from now on
+
+  const imports = new WASIShim().getImportObject() as unknown as ImportObject;
+  let downstreamCalls = 0;
+  const outgoing = imports["wasi:http/outgoing-handler"]!;
+  const send = outgoing.handle as (...args: unknown[]) => unknown;
+  imports["wasi:http/outgoing-handler"] = {
+    ...outgoing,
+    handle: (...args: unknown[]) => {
+      downstreamCalls++;
+      return send(...args);
+    },
+  };
+  const transpiled = (await import(pathToFileURL(data.modulePath).href)) as {
+    instantiate(getCoreModule: (path: string) => WebAssembly.Module, imports: unknown): { incomingHandler: IncomingHandler };
+  };
+  const coreModule = (path: string) =>
+    data.compiled.get(path) ?? new WebAssembly.Module(readFileSync(join(dirname(data.modulePath), path)));
+  const { incomingHandler } = transpiled.instantiate(coreModule, imports);
+
+  let served = 0;
+  const handler: IncomingHandler = {
+    handle(request, responseOut) {
+      downstreamCalls = 0;
+      const body = watchBody(request as IncomingRequest);
+      try {
+        incomingHandler.handle(request, responseOut);
+      } finally {
+        served++;
+        body.releaseIfUnread();
+        // The guest has answered: a downstream call still open now was abandoned (its deadline passed).
+        if (downstreamCalls > 0) callGuard("abandon");
+      }
+    },
+  };
+  const server = new http.HTTPServer(handler);
+  server.listen(0, "127.0.0.1");
+  parentPort!.on("message", (message: { type: string }) => {
+    if (message.type !== "stats") return;
+    const resources = callGuard("counts") as SlotStats["resources"];
+    const stats: SlotStats = { served, resources, heapUsedMb: getHeapStatistics().used_heap_size / 2 ** 20 };
+    parentPort!.postMessage({ type: "stats", stats });
+  });
+  parentPort!.postMessage({ type: "ready", port: server.address().port });
+}
+
+const symbolDispose: symbol = (Symbol as { dispose?: symbol }).dispose ?? Symbol.for("dispose");
+
+/**
+ * preview2-shim registers each request's body in its I/O worker and forgets it
+ * only when the guest drops the body's stream, which a GET handler never takes:
+ * one entry (the whole IncomingMessage) per request, for ever. So after the guest
+ * returns, take and drop a body it left untouched. A body the guest did take is
+ * its own to drop (dropping it twice would trap the shim).
+ */
+function watchBody(request: IncomingRequest) {
+  let consumed = false;
+  const consume = request.consume;
+  request.consume = function (this: IncomingRequest) {
+    consumed = true;
+    return consume.call(this);
+  };
+  return {
+    releaseIfUnread() {
+      if (consumed) return;
+      try {
+        request.consume().stream()[symbolDispose]!();
+      } catch (error) {
+        console.error(`pod: could not release a request body: ${error instanceof Error ? error.message : String(error)}`);
+      }
+    },
+  };
+}
+
+// ----------------------------------------------------------------------------
+// The front: the pod's port, handing each request to an idle slot.
+
+class Slot {
+  busy = false;
+  served = 0;
+  /** Set once a replacement is booting, so only one is. */
+  replacing = false;
+  readonly agent = new Agent({ keepAlive: true, maxSockets: 1 });
+  constructor(
+    readonly id: number,
+    readonly worker: Worker,
+    readonly port: number,
+  ) {}
+  stop(): void {
+    this.agent.destroy();
+    void this.worker.terminate();
+  }
+}
+
+interface PodOptions {
+  modulePath: string;
+  guardModule: string;
+  slots: number;
+  recycleAfter: number;
+}
+
+class SlotPool {
+  private idle: Slot[] = [];
+  private waiting: ((slot: Slot) => void)[] = [];
+  private all = new Set<Slot>();
+  private nextId = 1;
+  private compiled = new Map<string, WebAssembly.Module>();
+  replaced = 0;
+  private stopping = false;
+
+  constructor(private readonly options: PodOptions) {}
+
+  async start(): Promise<void> {
+    this.compiled = await compileCoreModules(this.options.modulePath);
+    const slots = await Promise.all(Array.from({ length: this.options.slots }, () => this.boot()));
+    for (const slot of slots) this.release(slot);
+  }
+
+  get queued(): number {
+    return this.waiting.length;
+  }
+
+  acquire(): Promise<Slot> {
+    const slot = this.idle.shift();
+    if (slot) {
+      slot.busy = true;
+      return Promise.resolve(slot);
+    }
+    return new Promise((resolveSlot) => this.waiting.push(resolveSlot));
+  }
+
+  /** A slot is free again: to the next waiter, or idle; replaced first if it has served its share. */
+  release(slot: Slot): void {
+    if (!this.all.has(slot)) return;
+    if (this.options.recycleAfter > 0 && slot.served >= this.options.recycleAfter && !slot.replacing) {
+      slot.replacing = true;
+      // Make before break: the old slot keeps serving until its replacement is ready.
+      void this.boot().then((fresh) => {
+        this.retire(slot);
+        this.replaced++;
+        this.release(fresh);
+      }, exitOnSlotFailure);
+    }
+    const next = this.waiting.shift();
+    if (next) {
+      slot.busy = true;
+      next(slot);
+    } else {
+      slot.busy = false;
+      this.idle.push(slot);
+    }
+  }
+
+  /** Takes a slot out of service: at once when idle, else when its request ends (release ignores it). */
+  private retire(slot: Slot): void {
+    this.all.delete(slot);
+    this.idle = this.idle.filter((s) => s !== slot);
+    if (!slot.busy) slot.stop(); // a busy one is stopped by done(), when its request ends
+  }
+
+  /** The forwarded request on `slot` is over. */
+  done(slot: Slot, stuck: boolean): void {
+    slot.served++;
+    if (!this.all.has(slot)) {
+      slot.stop(); // retired while busy
+      return;
+    }
+    if (stuck) {
+      // A slot that blew its deadline is stuck in guest code: replace it.
+      this.all.delete(slot);
+      slot.stop();
+      void this.boot().then((fresh) => this.release(fresh), exitOnSlotFailure);
+      return;
+    }
+    this.release(slot);
+  }
+
+  async stats(): Promise<PodStats> {
+    const slots = await Promise.all(
+      [...this.all].map(
+        (slot) =>
+          new Promise<SlotStats>((resolveStats) => {
+            const onMessage = (message: { type: string; stats: SlotStats }) => {
+              if (message.type !== "stats") return;
+              slot.worker.off("message", onMessage);
+              resolveStats(message.stats);
+            };
+            slot.worker.on("message", onMessage);
+            slot.worker.postMessage({ type: "stats" });
+          }),
+      ),
+    );
+    return { slots, replaced: this.replaced };
+  }
+
+  stop(): void {
+    this.stopping = true;
+    for (const slot of this.all) slot.stop();
+    this.all.clear();
+  }
+
+  private boot(): Promise<Slot> {
+    const data: SlotData = {
+      slot: true,
+      modulePath: this.options.modulePath,
+      compiled: this.compiled,
+      guardModule: this.options.guardModule,
+    };
+    // This same file, re-entered as a worker (see the bottom); workers share process.env, the guest's env.
+    const worker = new Worker(new URL(import.meta.url), { workerData: data });
+    const id = this.nextId++;
+    return new Promise((resolveSlot, reject) => {
+      const onMessage = (message: { type: string; port?: number }) => {
+        if (message.type !== "ready") return;
+        worker.off("message", onMessage);
+        const slot = new Slot(id, worker, message.port!);
+        this.all.add(slot);
+        worker.once("exit", (code) => {
+          // A slot that dies on its own (a trap in guest code) is replaced; its client saw a cut connection.
+          if (this.stopping || !this.all.has(slot)) return;
+          console.error(`pod: slot ${id} exited (${code}); replacing it`);
+          this.all.delete(slot);
+          this.idle = this.idle.filter((s) => s !== slot);
+          slot.agent.destroy();
+          void this.boot().then((fresh) => this.release(fresh), exitOnSlotFailure);
+        });
+        resolveSlot(slot);
+      };
+      worker.on("message", onMessage);
+      worker.once("error", (error) => reject(error));
+      worker.once("exit", (code) => reject(new Error(`slot ${id} exited (${code}) while starting`)));
+    });
+  }
+}
+
+/** A pod that cannot start a slot is broken: exit, and let the kubelet restart it. */
+function exitOnSlotFailure(error: unknown): void {
+  console.error(`pod: cannot start a slot: ${error instanceof Error ? error.message : String(error)}`);
+  process.exit(1);
+}
+
+/** The transpiled component's core modules (<name>.core*.wasm beside it), compiled once for every slot. */
+async function compileCoreModules(modulePath: string): Promise<Map<string, WebAssembly.Module>> {
+  const prefix = `${basename(modulePath, ".js")}.core`;
+  const files = readdirSync(dirname(modulePath)).filter((file) => file.startsWith(prefix) && file.endsWith(".wasm"));
+  const compiled = await Promise.all(files.map((file) => WebAssembly.compile(readFileSync(join(dirname(modulePath), file)))));
+  return new Map(files.map((file, i) => [file, compiled[i]!]));
+}
+
+export function parseListen(listen: string): { host: string; port: number } {
+  const match = /^(\[[0-9a-fA-F:]+\]|[^:]+):(\d{1,5})$/.exec(listen);
+  const port = Number(match?.[2]);
+  if (!match || port < 0 || port > 65535) throw new Error(`--listen must be HOST:PORT, got "${listen}"`);
+  return { host: match[1]!.replace(/^\[|\]$/g, ""), port };
+}
+
+function wholeNumber(raw: string | undefined, flag: string, min: number, max: number): number {
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min || value > max) throw new Error(`${flag} must be a whole number from ${min} to ${max}`);
+  return value;
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      module: { type: "string" },
+      listen: { type: "string", default: "127.0.0.1:8080" },
+      slots: { type: "string", default: "1" },
+      "recycle-after": { type: "string", default: "1000" },
+    },
+  });
+  if (!values.module) throw new Error("--module <transpiled wasm-pods.js> is required");
+  const { host, port } = parseListen(values.listen!);
+  const options: PodOptions = {
+    modulePath: resolve(values.module),
+    guardModule: new URL("./io-guard.mjs", import.meta.url).href,
+    slots: wholeNumber(values.slots, "--slots", 1, 64),
+    recycleAfter: wholeNumber(values["recycle-after"], "--recycle-after", 0, 1_000_000),
+  };
+
+  const pool = new SlotPool(options);
+  await pool.start();
+  let inFlight = 0;
+  const server = createServer((req, res) => {
+    if (pool.queued >= MAX_QUEUED) {
+      res.writeHead(503, { "content-type": "text/plain; charset=utf-8" }).end("pod: every slot is busy and the queue is full\n");
+      return;
+    }
+    inFlight++;
+    void pool.acquire().then(async (slot) => {
+      // A client that left while queued has nothing left to send: do not hold a slot for it.
+      if (res.destroyed || req.destroyed) {
+        inFlight--;
+        pool.done(slot, false);
+        return;
+      }
+      const result = await forward(req, res, {
+        host: "127.0.0.1",
+        port: slot.port,
+        agent: slot.agent,
+        deadlineMs: SLOT_DEADLINE_MS,
+        label: `pod ${process.env.POD_NAME ?? ""} (slot ${slot.id})`,
+      });
+      inFlight--;
+      pool.done(slot, result.kind === "timeout");
+    });
+  });
+  await new Promise<void>((listening, failed) => {
+    server.once("error", failed);
+    server.listen(port, host, () => listening());
+  });
+  // The kubelet reads the port from this line (port 0 = the kernel's choice).
+  const bound = (server.address() as AddressInfo).port;
+  const where = host.includes(":") ? `[${host}]:${bound}` : `${host}:${bound}`;
+  console.error(`pod ${process.env.POD_NAME ?? ""} (${process.env.ROLE ?? "no ROLE"}) listening on ${where}, ${options.slots} slot(s)`);
+
+  let stopping = false;
+  const stop = (why: string) => {
+    if (stopping) return;
+    stopping = true;
+    server.close();
+    const deadline = Date.now() + DRAIN_MS;
+    const exitWhenDrained = () => {
+      if (inFlight === 0 || Date.now() > deadline) {
+        pool.stop();
+        process.exit(why === "parent gone" ? 1 : 0);
+      }
+      setTimeout(exitWhenDrained, 10);
+    };
+    exitWhenDrained();
+  };
+  process.once("SIGTERM", () => stop("SIGTERM"));
+  process.once("SIGINT", () => stop("SIGINT"));
+  // Started with an IPC channel by the kubelet: it closes when the parent dies, however it dies.
+  process.on("disconnect", () => stop("parent gone"));
+  process.on("message", (message: { type?: string }) => {
+    if (message?.type === "stats") void pool.stats().then((stats) => process.send?.({ type: "stats", stats }));
+  });
+}
+
+const asSlot = !isMainThread && (workerData as Partial<SlotData> | undefined)?.slot === true;
+if (asSlot) {
+  void runSlot(workerData as SlotData);
+} else if (isMainThread && import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
+  main().catch((error: unknown) => {
+    console.error(`pod: ${error instanceof Error ? error.message : String(error)}`);
+    process.exit(1);
+  });
+}

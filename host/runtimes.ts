@@ -1,0 +1,187 @@
+// The two engines a local pod can run on. Each prepares a build once (as the
+// k3s shim precompiles an image once per node), then starts pods from it.
+//   jco:      host/pod.ts on jco's runtime (preview2-shim in Node): needs only `npm install`.
+//   wasmtime: `wasmtime serve`, the engine inside runwasi's containerd-shim-wasmtime,
+//             with a fresh instance per request, as the shim runs it.
+import { execFileSync, spawnSync } from "node:child_process";
+import { copyFileSync, mkdirSync, readFileSync, statSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { COMPONENT, ROOT } from "../scripts/lib/build";
+import { findTool } from "../scripts/lib/tools";
+import type { PodStats } from "./pod";
+import { type Group, rssKb, spawnGroup } from "./processes";
+
+export type RuntimeName = "jco" | "wasmtime";
+
+export interface PodSpec {
+  /** POD_NAME and HOSTNAME, as the downward API and the container runtime set them. */
+  name: string;
+  /** Where the pod listens; it picks a free port itself (so no other process can take it first) and prints it. */
+  host: string;
+  /** The container's env from its Deployment (ROLE, GREETER_URL, ...). */
+  env: Record<string, string>;
+  /** Requests the pod serves at once (jco; wasmtime serves each request on its own instance anyway). */
+  slots: number;
+}
+
+export interface PodProcess {
+  /** The pod's process group; its stdout/stderr are piped (the kubelet reads the "listening" line). */
+  group: Group;
+  /** Memory and, on jco, each slot's shim resource counts. */
+  stats(): Promise<{ rssMb: number; pod?: PodStats }>;
+}
+
+/** The port a pod says it listens on: host/pod.ts's "listening on H:P" or wasmtime's "Serving HTTP on http://H:P/". */
+export function listeningPort(line: string): number | undefined {
+  const match = /(?:listening on |Serving HTTP on http:\/\/)(?:\[[0-9a-fA-F:]+\]|[^\s:/]+):(\d+)/.exec(line);
+  return match ? Number(match[1]) : undefined;
+}
+
+export interface Runtime {
+  name: RuntimeName;
+  /** e.g. "wasmtime 27.0.0", "jco 1.35.0 (preview2-shim 0.26.0)". */
+  version: string;
+  /** Makes what launch() needs from dist/wasm-pods.wasm, when it is missing or older. */
+  prepare(): void;
+  launch(spec: PodSpec): PodProcess;
+}
+
+/** A runtime, or a one-line reason it cannot be used here. */
+export function runtimeNamed(name: RuntimeName): Runtime | string {
+  return name === "jco" ? jcoRuntime() : wasmtimeRuntime();
+}
+
+function mtime(path: string): number {
+  return statSync(path, { throwIfNoEntry: false })?.mtimeMs ?? 0;
+}
+
+function run(command: string, args: string[], what: string): void {
+  const result = spawnSync(command, args, { cwd: ROOT, stdio: ["ignore", 2, 2] });
+  if (result.status !== 0) throw new Error(`${what} failed (exit ${result.status ?? result.signal})`);
+}
+
+/** host:port, with IPv6 addresses in brackets: the one formatter for addresses. */
+export function hostPort(host: string, port: number): string {
+  return host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
+// ---------------------------------------------------------------------------
+
+export const JCO_DIR = join(ROOT, "dist/host");
+const TRANSPILED = join(JCO_DIR, "wasm-pods.js");
+export const POD_HOST = join(JCO_DIR, "pod.mjs");
+const POD_HOST_SOURCES = ["host/pod.ts", "host/proxy.ts", "host/io-guard.mjs"].map((path) => join(ROOT, path));
+
+function packageVersion(name: string): string {
+  const file = join(ROOT, "node_modules", name, "package.json");
+  return (JSON.parse(readFileSync(file, "utf8")) as { version: string }).version;
+}
+
+function jcoRuntime(): Runtime {
+  return {
+    name: "jco",
+    version: `jco ${packageVersion("@bytecodealliance/jco")} (preview2-shim ${packageVersion("@bytecodealliance/preview2-shim")})`,
+    prepare() {
+      if (!mtime(COMPONENT)) throw new Error(`${COMPONENT} is missing: run ./build.sh first`);
+      if (mtime(TRANSPILED) < mtime(COMPONENT)) {
+        // Sync instantiation: a slot calls the export directly, as jco serve does.
+        const args = ["transpile", COMPONENT, "-o", JCO_DIR, "--name", "wasm-pods", "--instantiation", "sync"];
+        run(join(ROOT, "node_modules/.bin/jco"), [...args, "--no-typescript", "--quiet"], "jco transpile");
+      }
+      if (mtime(POD_HOST) < Math.max(...POD_HOST_SOURCES.map(mtime))) {
+        // Compiled once to plain JS, so a pod is one node process with no loader in between.
+        const args = ["host/pod.ts", "--bundle", "--platform=node", "--format=esm", "--packages=external", "--log-level=warning"];
+        run(join(ROOT, "node_modules/.bin/esbuild"), [...args, `--outfile=${POD_HOST}`], "compiling the pod host");
+        copyFileSync(join(ROOT, "host/io-guard.mjs"), join(JCO_DIR, "io-guard.mjs"));
+      }
+    },
+    launch(spec) {
+      const group = spawnGroup({
+        command: process.execPath,
+        args: [POD_HOST, "--module", TRANSPILED, "--listen", hostPort(spec.host, 0), "--slots", String(spec.slots)],
+        env: { PATH: process.env.PATH ?? "", HOSTNAME: spec.name, POD_NAME: spec.name, ...spec.env },
+        cwd: ROOT,
+        output: "pipe",
+        // Closes when this process dies, however it dies: the pod then stops itself.
+        ipc: true,
+      });
+      return {
+        group,
+        async stats() {
+          const pod = await askPod(group);
+          return { rssMb: rssKb(group.pid) / 1024, pod };
+        },
+      };
+    },
+  };
+}
+
+/** Asks a jco pod for its slots' stats over IPC; undefined when it does not answer in time. */
+function askPod(group: Group): Promise<PodStats | undefined> {
+  const child = group.child;
+  if (!child.connected) return Promise.resolve(undefined);
+  return new Promise((resolveStats) => {
+    const timer = setTimeout(() => done(undefined), 5_000);
+    const onMessage = (message: { type?: string; stats?: PodStats }) => {
+      if (message?.type === "stats") done(message.stats);
+    };
+    const done = (stats: PodStats | undefined) => {
+      clearTimeout(timer);
+      child.off("message", onMessage);
+      resolveStats(stats);
+    };
+    child.on("message", onMessage);
+    child.send({ type: "stats" });
+  });
+}
+
+// ---------------------------------------------------------------------------
+
+export const PRECOMPILED = join(ROOT, "dist/wasm-pods.cwasm");
+
+/** The argv after `wasmtime` for one pod. */
+export function wasmtimeServeArgs(spec: Pick<PodSpec, "host" | "env">, component: string): string[] {
+  // The shim links all of WASI 0.2 besides wasi:http; `-S cli` does the same for `serve`.
+  const envFlags = Object.entries(spec.env).flatMap(([name, value]) => ["--env", `${name}=${value}`]);
+  return ["serve", "-S", "cli", "--allow-precompiled", "--addr", hostPort(spec.host, 0), ...envFlags, component];
+}
+
+function wasmtimeRuntime(): Runtime | string {
+  const wasmtime = findTool("wasmtime");
+  if (!wasmtime) {
+    return "--runtime wasmtime needs the wasmtime CLI (scripts/install-tools.sh builds the pinned 27.0.0; or put wasmtime on the PATH)";
+  }
+  const version = execFileSync(wasmtime, ["--version"], { encoding: "utf8" }).trim();
+  // A pod must not outlive the process that started it, however that one dies: the
+  // kernel SIGKILLs wasmtime when its parent exits (Linux; setpriv is in util-linux).
+  const setpriv = findTool("setpriv");
+  return {
+    name: "wasmtime",
+    version,
+    prepare() {
+      if (!mtime(COMPONENT)) throw new Error(`${COMPONENT} is missing: run ./build.sh first`);
+      if (mtime(PRECOMPILED) < mtime(COMPONENT)) {
+        // Once per build, as the shim precompiles once per node: pods then start in milliseconds.
+        mkdirSync(dirname(PRECOMPILED), { recursive: true });
+        run(wasmtime, ["compile", COMPONENT, "-o", PRECOMPILED], "wasmtime compile");
+      }
+    },
+    launch(spec) {
+      const env = { HOSTNAME: spec.name, POD_NAME: spec.name, ...spec.env };
+      const args = wasmtimeServeArgs({ ...spec, env }, PRECOMPILED);
+      const group = spawnGroup({
+        command: setpriv ?? wasmtime,
+        args: setpriv ? ["--pdeathsig", "KILL", "--", wasmtime, ...args] : args,
+        env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "" },
+        cwd: ROOT,
+        output: "pipe",
+      });
+      return {
+        group,
+        async stats() {
+          return { rssMb: rssKb(group.pid) / 1024 };
+        },
+      };
+    },
+  };
+}

@@ -1,0 +1,98 @@
+// A Kubernetes Service in the local twin: each request goes to the next ready
+// endpoint of the Service's pods, once. Like kube-proxy it never retries: a
+// request to an endpoint that just died fails as a connection failure, and no
+// ready endpoint at all fails the connection too, so the splitter's own retry
+// and error handling are what the fault tests measure.
+//
+// HTTP-level rather than TCP-level, so every request is logged with the pod that
+// answered it and a keep-alive client is spread per request (kube-proxy spreads
+// per connection; wasmtime's outgoing handler opens one connection per request,
+// so for the splitter's calls the two agree).
+import { Agent, type IncomingMessage, type ServerResponse } from "node:http";
+import { forward, type ForwardResult } from "./proxy";
+
+export interface Endpoint {
+  /** The pod behind it (POD_NAME). */
+  pod: string;
+  host: string;
+  port: number;
+}
+
+export interface RequestRecord {
+  /** Which door the request came through, e.g. "ClusterIP name-greeter-pod-service". */
+  via: string;
+  /** The pod it was sent to, or "-" when there was no ready endpoint. */
+  pod: string;
+  method: string;
+  path: string;
+  /** The pod's status, or what happened instead: "reset" (connection failed), "504", "gone" (client left). */
+  outcome: string;
+  ms: number;
+}
+
+export interface Service {
+  name: string;
+  /** Handles one request that arrived through `via` (the NodePort or the ClusterIP). */
+  handle(via: string, req: IncomingMessage, res: ServerResponse): void;
+  /** Closes the keep-alive connections to the pods. */
+  close(): void;
+}
+
+export interface ServiceOptions {
+  name: string;
+  /** The Service's ready endpoints right now (pods drop out when they die or fail readiness). */
+  endpoints: () => Endpoint[];
+  onRequest: (record: RequestRecord) => void;
+  /** Most time a pod may take to start answering before the client gets a 504. */
+  deadlineMs: number;
+}
+
+export function createService(options: ServiceOptions): Service {
+  // Keep-alive to the pods: a new TCP connection per request would cost more than the proxying.
+  const agent = new Agent({ keepAlive: true, maxSockets: 64, maxFreeSockets: 16 });
+  let turn = 0;
+
+  function handle(via: string, req: IncomingMessage, res: ServerResponse) {
+    const started = performance.now();
+    const record = (pod: string, outcome: string) =>
+      options.onRequest({
+        via,
+        pod,
+        method: req.method ?? "GET",
+        path: req.url ?? "/",
+        outcome,
+        ms: Math.round(performance.now() - started),
+      });
+
+    const endpoints = options.endpoints();
+    if (endpoints.length === 0) {
+      // kube-proxy rejects a connection to a Service without ready endpoints.
+      res.socket?.destroy();
+      record("-", "reset (no ready endpoints)");
+      return;
+    }
+    const endpoint = endpoints[turn++ % endpoints.length]!;
+    void forward(req, res, {
+      host: endpoint.host,
+      port: endpoint.port,
+      agent,
+      deadlineMs: options.deadlineMs,
+      label: `${options.name}: pod ${endpoint.pod}`,
+    }).then((result) => record(endpoint.pod, describe(result)));
+  }
+
+  return { name: options.name, handle, close: () => agent.destroy() };
+}
+
+function describe(result: ForwardResult): string {
+  switch (result.kind) {
+    case "answered":
+      return String(result.status);
+    case "failed":
+      return `reset (${result.code})`;
+    case "timeout":
+      return "504 (no answer in time)";
+    case "client-gone":
+      return "gone (client left)";
+  }
+}

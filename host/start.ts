@@ -1,0 +1,162 @@
+// `npm start`: the k3s topology on this machine (host/cluster.ts), with a banner
+// and a request log, until Ctrl-C. One process (node with tsx's loader, no
+// wrapper), so a signal or the death of npm above it reaches it directly.
+import { pathToFileURL } from "node:url";
+import { parseArgs } from "node:util";
+import { COMPONENT, ensureBuilt } from "../scripts/lib/build";
+import { findTool } from "../scripts/lib/tools";
+import { type Cluster, DEFAULT_GREETER_PORT, DEFAULT_HOST, DEFAULT_SPLITTER_PORT, startCluster } from "./cluster";
+import { formatBanner, formatLogEntry, seconds } from "./format";
+import { killAllGroupsNow, watchParent } from "./processes";
+import { type RuntimeName, runtimeNamed } from "./runtimes";
+
+export interface StartOptions {
+  splitterPort: number;
+  /** null: no greeter NodePort. */
+  greeterPort: number | null;
+  host: string;
+  runtime: RuntimeName;
+  quiet: boolean;
+  help: boolean;
+}
+
+export const USAGE = `Usage: npm start -- [options]
+
+Runs the k3s topology locally: 2 greeter pods behind a ClusterIP, 1 splitter pod,
+NodePorts for the splitter and the greeters.
+
+  --splitter-port PORT   splitter NodePort (env SPLITTER_PORT, default ${DEFAULT_SPLITTER_PORT}; 0 = any free port)
+  --greeter-port PORT    greeter NodePort (env GREETER_PORT, default ${DEFAULT_GREETER_PORT}; "off" = none)
+  --host ADDRESS         address the NodePorts bind to (env NODE_HOST, default ${DEFAULT_HOST})
+  --runtime jco|wasmtime pod engine (env RUNTIME, default jco; wasmtime is the k3s shim's engine,
+                         see scripts/install-tools.sh)
+  --quiet                no per-request log lines
+  --help                 this text`;
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+/** Flags win over env vars, which win over the manifests' defaults. Pure: argv and env come in. */
+export function parseStartOptions(argv: readonly string[], env: Env = {}): { ok: true; options: StartOptions } | { ok: false; error: string } {
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    ({ values } = parseArgs({
+      args: [...argv],
+      options: {
+        "splitter-port": { type: "string" },
+        "greeter-port": { type: "string" },
+        host: { type: "string" },
+        runtime: { type: "string" },
+        quiet: { type: "boolean", default: false },
+        help: { type: "boolean", short: "h", default: false },
+      },
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch (error) {
+    return { ok: false, error: `${error instanceof Error ? error.message : String(error)} (see --help)` };
+  }
+  const text = (flag: string, envName: string) => (values[flag] as string | undefined) ?? env[envName];
+
+  const splitterPort = parsePort(text("splitter-port", "SPLITTER_PORT"), DEFAULT_SPLITTER_PORT, "splitter port");
+  if (typeof splitterPort === "string") return { ok: false, error: splitterPort };
+  const greeterRaw = text("greeter-port", "GREETER_PORT");
+  const greeterPort = greeterRaw?.trim().toLowerCase() === "off" ? null : parsePort(greeterRaw, DEFAULT_GREETER_PORT, "greeter port");
+  if (typeof greeterPort === "string") return { ok: false, error: greeterPort };
+  const host = (text("host", "NODE_HOST") ?? DEFAULT_HOST).trim().replace(/^\[|\]$/g, "");
+  if (!/^(localhost|\d{1,3}(\.\d{1,3}){3}|[0-9a-fA-F:]+)$/.test(host)) {
+    return { ok: false, error: `--host must be an IP address or "localhost", got "${host}"` };
+  }
+  const runtime = (text("runtime", "RUNTIME") ?? "jco").trim();
+  if (runtime !== "jco" && runtime !== "wasmtime") return { ok: false, error: `--runtime must be "jco" or "wasmtime", got "${runtime}"` };
+  return { ok: true, options: { splitterPort, greeterPort, host, runtime, quiet: values.quiet === true, help: values.help === true } };
+}
+
+/** A port number, or an error message naming `what`. */
+function parsePort(raw: string | undefined, fallback: number, what: string): number | string {
+  if (raw === undefined || raw.trim() === "") return fallback;
+  const port = /^\d{1,5}$/.test(raw.trim()) ? Number(raw.trim()) : NaN;
+  return port >= 0 && port <= 65535 ? port : `${what} must be a whole number from 0 to 65535, got "${raw}"`;
+}
+
+/** The one way `npm start` reports an error: one line, no stack. */
+export function errorLine(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+function fail(message: string, code: number): never {
+  console.error(`npm start: ${message}`);
+  process.exit(code);
+}
+
+async function main(): Promise<void> {
+  const parsed = parseStartOptions(process.argv.slice(2), process.env);
+  if (!parsed.ok) fail(parsed.error, 2);
+  const { options } = parsed;
+  if (options.help) {
+    console.log(USAGE);
+    return;
+  }
+  const runtime = runtimeNamed(options.runtime);
+  if (typeof runtime === "string") fail(runtime, 1);
+
+  // Whatever happens, no pod outlives this process.
+  process.on("exit", killAllGroupsNow);
+  let cluster: Cluster | undefined;
+  let stopping = false;
+  const shutdown = (reason: string) => {
+    if (stopping) {
+      process.exit(130); // a second Ctrl-C: no more waiting (the exit hook kills the pods)
+    }
+    stopping = true;
+    console.log(`\n${reason}: stopping every pod`);
+    if (!cluster) process.exit(130);
+    const started = Date.now();
+    void cluster.stop().then(() => {
+      console.log(`stopped in ${Date.now() - started} ms`);
+      process.exit(0);
+    });
+  };
+  process.on("SIGINT", () => shutdown("SIGINT"));
+  process.on("SIGTERM", () => shutdown("SIGTERM"));
+  process.on("SIGHUP", () => shutdown("SIGHUP"));
+  // npm (or whatever started us) is gone, even by SIGKILL: nobody will send us a signal now.
+  watchParent(() => shutdown("parent process gone"));
+
+  const buildStarted = performance.now();
+  let build: string;
+  try {
+    build = ensureBuilt([COMPONENT]).built ? `built in ${seconds(performance.now() - buildStarted)}` : "build up to date";
+    cluster = await startCluster({
+      runtime,
+      splitterPort: options.splitterPort,
+      greeterPort: options.greeterPort,
+      host: options.host,
+      log: (entry) => {
+        if (options.quiet && entry.kind === "request") return;
+        console.log(formatLogEntry(entry));
+      },
+    });
+  } catch (error) {
+    fail(errorLine(error), 1);
+  }
+  if (stopping) return;
+  const onWasmtime = runtime.name === "wasmtime";
+  const wasmtime = onWasmtime ? undefined : findTool("wasmtime");
+  console.log(
+    formatBanner({
+      runtime: runtime.version,
+      instances: onWasmtime ? "a fresh instance per request, as the k3s shim" : "one reused instance per slot, replaced every 1000 requests",
+      readyMs: cluster.readyMs,
+      build,
+      pods: cluster.pods.map((pod) => ({ name: pod.name, url: pod.url, env: pod.env })),
+      clusterIpUrl: cluster.clusterIpUrl,
+      splitterUrl: cluster.splitterUrl,
+      greeterUrl: cluster.greeterUrl,
+      hint: wasmtime ? `On the k3s shim's engine: npm start -- --runtime wasmtime (found ${wasmtime})` : undefined,
+    }),
+  );
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
+  main().catch((error: unknown) => fail(error instanceof Error ? (error.stack ?? error.message) : String(error), 1));
+}

@@ -1,0 +1,130 @@
+#!/usr/bin/env bash
+# Installs the field's own tools that the tests, `npm start -- --runtime wasmtime`
+# and `npm run bench` drive, pinned, from their registries only (crates.io, the Go
+# module proxy, Debian). A tool already present at its pinned version is skipped,
+# so a second run takes seconds. .ci/run calls this; so can you (Linux).
+#
+#   scripts/install-tools.sh            # the cargo/go tools (no root needed)
+#   scripts/install-tools.sh --apt      # also the Debian packages (root)
+#
+# Where: $WASM_PODS_TOOLS (default ~/.cache/wasm-pods-tools), one folder per tool
+# and version, with symlinks in its bin/. scripts/lib/tools.ts looks there first.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# --- Pins (why each one: README "Tools and versions") ---------------------------------
+# runwasi's newest release, containerd-shim-wasmtime v0.6.0, links wasmtime 27.0.0 (its Cargo.lock).
+WASMTIME_VERSION=27.0.0
+WASMTIME_CRATE_SHA256=feaaaa96fa6b973d2d5f203299dea15cf86712a413752219e5f458e4683f35f0
+# wasmtime-cli 27.0.0's lockfile pins wit-parser/wasmparser 0.219.1, since yanked: its
+# derived PartialOrd on `Alignment` contradicts its Ord, and rustc >= 1.86's Ord::max
+# now uses it, so component bindgen computes an alignment of 1 and wasmtime-wasi fails to
+# build ("assertion failed: 1 == <DirectoryEntry as ComponentType>::ALIGN32"). 0.219.2 is the fix.
+WASMTIME_PATCHED_DEPS=(wit-parser@0.219.2 wasmparser@0.219.2)
+# Only what `wasmtime serve` and `wasmtime compile` need: ~3.5 min to build on 2 cores.
+WASMTIME_FEATURES=serve,run,cranelift,cache,parallel-compilation,pooling-allocator,component-model,compile,gc-drc,clap/default,clap/wrap_help
+KUSTOMIZE_VERSION=v5.8.2 # newest that builds with this machine's Go (v5.8.3 needs Go 1.27)
+CONTAINERD2_VERSION=2.0.14 # the containerd 2.0 line k3s 1.32/1.33 embed; go.mod in scripts/tools/containerd2
+DEBIAN_PACKAGES=(containerd shellcheck chromium docker-registry skopeo)
+
+TOOLS=${WASM_PODS_TOOLS:-$HOME/.cache/wasm-pods-tools}
+mkdir -p "$TOOLS/bin"
+
+say() { printf '== %s\n' "$*"; }
+die() { printf 'install-tools.sh: %s\n' "$*" >&2; exit 1; }
+elapsed() { printf '%d s' $(( $(date +%s) - $1 )); }
+link() { ln -sfn "$1" "$TOOLS/bin/$2"; }
+
+install_apt() {
+  local missing=()
+  for package in "${DEBIAN_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q 'install ok installed' || missing+=("$package")
+  done
+  if (( ${#missing[@]} == 0 )); then
+    say "Debian packages: all present (${DEBIAN_PACKAGES[*]})"
+    return
+  fi
+  (( EUID == 0 )) || die "Debian packages missing (${missing[*]}): run with --apt as root, or apt-get install them"
+  local started=$(date +%s)
+  say "Debian packages: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  say "Debian packages: done in $(elapsed "$started")"
+}
+
+install_wasmtime() {
+  local dir="$TOOLS/wasmtime-$WASMTIME_VERSION"
+  if [[ -x $dir/bin/wasmtime ]] && [[ $("$dir/bin/wasmtime" --version) == "wasmtime $WASMTIME_VERSION"* ]]; then
+    say "wasmtime $WASMTIME_VERSION: present"
+    link "$dir/bin/wasmtime" wasmtime
+    return
+  fi
+  command -v cargo >/dev/null || die "cargo is needed to build wasmtime (https://rustup.rs)"
+  local started=$(date +%s) work
+  work=$(mktemp -d)
+  trap 'rm -rf "$work"' RETURN
+  say "wasmtime $WASMTIME_VERSION: building from crates.io (a few minutes)"
+  # The crate from crates.io's download endpoint (what cargo itself fetches), checked.
+  curl -fsSL --retry 3 -o "$work/cli.crate" "https://static.crates.io/crates/wasmtime-cli/wasmtime-cli-$WASMTIME_VERSION.crate"
+  echo "$WASMTIME_CRATE_SHA256  $work/cli.crate" | sha256sum -c --quiet - || die "wasmtime-cli crate checksum mismatch"
+  tar -xzf "$work/cli.crate" -C "$work"
+  local src="$work/wasmtime-cli-$WASMTIME_VERSION"
+  for dep in "${WASMTIME_PATCHED_DEPS[@]}"; do
+    (cd "$src" && cargo update --quiet -p "${dep%@*}" --precise "${dep#*@}")
+  done
+  cargo install --quiet --path "$src" --locked --root "$dir" --target-dir "$work/target" \
+    --no-default-features --features "$WASMTIME_FEATURES"
+  link "$dir/bin/wasmtime" wasmtime
+  say "wasmtime $WASMTIME_VERSION: built in $(elapsed "$started")"
+}
+
+install_kustomize() {
+  local dir="$TOOLS/kustomize-$KUSTOMIZE_VERSION"
+  if [[ -x $dir/kustomize ]] && [[ $("$dir/kustomize" version) == "$KUSTOMIZE_VERSION" ]]; then
+    say "kustomize $KUSTOMIZE_VERSION: present"
+    link "$dir/kustomize" kustomize
+    return
+  fi
+  command -v go >/dev/null || die "go is needed to build kustomize (https://go.dev/dl)"
+  local started=$(date +%s)
+  say "kustomize $KUSTOMIZE_VERSION: go install"
+  GOBIN="$dir" GOFLAGS=-buildvcs=false go install "sigs.k8s.io/kustomize/kustomize/v5@$KUSTOMIZE_VERSION"
+  link "$dir/kustomize" kustomize
+  say "kustomize $KUSTOMIZE_VERSION: built in $(elapsed "$started")"
+}
+
+install_containerd2() {
+  local dir="$TOOLS/containerd-$CONTAINERD2_VERSION"
+  if [[ -x $dir/containerd && -x $dir/ctr ]] && [[ $("$dir/containerd" --version) == *" $CONTAINERD2_VERSION"* ]]; then
+    say "containerd $CONTAINERD2_VERSION: present"
+  else
+    command -v go >/dev/null || die "go is needed to build containerd $CONTAINERD2_VERSION"
+    local started=$(date +%s)
+    say "containerd $CONTAINERD2_VERSION: go install (containerd, ctr)"
+    # `go install pkg@version` refuses containerd's go.mod (it has exclude directives), so
+    # build from a tiny module that requires it (scripts/tools/containerd2, go.sum pinned).
+    (cd scripts/tools/containerd2 && CGO_ENABLED=0 GOBIN="$dir" GOFLAGS="-buildvcs=false -mod=readonly" \
+      go install -tags "no_btrfs no_devmapper no_zfs" \
+      github.com/containerd/containerd/v2/cmd/containerd github.com/containerd/containerd/v2/cmd/ctr)
+    say "containerd $CONTAINERD2_VERSION: built in $(elapsed "$started")"
+  fi
+  # Named apart from Debian's containerd 1.6 in /usr/bin.
+  link "$dir/containerd" containerd2
+  link "$dir/ctr" ctr2
+}
+
+APT=0
+for arg in "$@"; do
+  case $arg in
+    --apt) APT=1 ;;
+    *) die "unknown argument '$arg' (usage: scripts/install-tools.sh [--apt])" ;;
+  esac
+done
+
+all_started=$(date +%s)
+(( APT )) && install_apt
+install_kustomize
+install_containerd2
+install_wasmtime
+say "tools ready in $TOOLS/bin ($(elapsed "$all_started")): $(ls "$TOOLS/bin" | tr '\n' ' ')"
