@@ -10,6 +10,7 @@
 // kustomize and compares), so the twin follows the manifests.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import { COMPONENT, ensureBuilt } from "../scripts/lib/build";
 import { type BackoffPolicy, Kubelet, type PodEvent, type Probes } from "./kubelet";
 import { portHolder } from "./processes";
 import { hostPort, type Runtime } from "./runtimes";
@@ -73,6 +74,8 @@ export type LogEntry = { kind: "request"; record: RequestRecord } | PodEvent;
 
 export interface ClusterOptions {
   runtime: Runtime;
+  /** Run ./build.sh first when dist/ is stale (after the ports are bound, so a busy one is reported first). */
+  build?: boolean;
   /** Splitter NodePort (default 30001; 0 = any free port). */
   splitterPort?: number;
   /** Greeter NodePort (default 30002; 0 = any free port; null = none). */
@@ -95,6 +98,8 @@ export interface Cluster {
   pods: Kubelet[];
   /** From spawning the pods to every pod ready. */
   readyMs: number;
+  /** How long ./build.sh took, when it ran. */
+  buildMs: number | undefined;
   runtime: Runtime;
   /** The pod named `name` (throws for an unknown name). */
   pod(name: string): Kubelet;
@@ -188,7 +193,10 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     throw error;
   }
 
+  let buildMs: number | undefined;
   try {
+    const buildStarted = performance.now();
+    if (options.build && ensureBuilt([COMPONENT]).built) buildMs = performance.now() - buildStarted;
     options.runtime.prepare();
   } catch (error) {
     await closeNetwork();
@@ -235,6 +243,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     clusterIpUrl,
     pods: kubelets,
     readyMs: performance.now() - spawned,
+    buildMs,
     runtime: options.runtime,
     pod(name) {
       const found = kubelets.find((k) => k.name === name);

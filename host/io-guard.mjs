@@ -6,15 +6,25 @@
 // guest gave up on at its deadline keeps its connection open and keeps buffering
 // the answer for ever. wasmtime ends such calls when it drops the request's store;
 // this does the same when the pod says the guest has answered ("abandon").
-import { subscribe } from "node:diagnostics_channel";
+//
+// To see those requests it wraps node:http's request() in this worker thread (the
+// shim is its only user here). Node 20 publishes no diagnostics event for a request
+// whose body is never ended, which is how the shim leaves a guest's GET.
+import { createRequire, syncBuiltinESMExports } from "node:module";
 
 export default function create(context) {
   /** Downstream requests made in this worker that have not closed yet. */
   const open = new Set();
-  subscribe("http.client.request.start", ({ request }) => {
-    open.add(request);
-    request.once("close", () => open.delete(request));
-  });
+  const http = createRequire(import.meta.url)("node:http");
+  const request = http.request;
+  http.request = function watchedRequest(...args) {
+    const req = request.apply(this, args);
+    open.add(req);
+    req.once("close", () => open.delete(req));
+    return req;
+  };
+  // The shim imported `request` as an ES binding: point it at the wrapper too.
+  syncBuiltinESMExports();
 
   return (operation) => {
     switch (operation) {
@@ -22,12 +32,16 @@ export default function create(context) {
         return true;
       case "abandon": {
         let aborted = 0;
-        for (const request of open) {
-          // A complete answer is not abandoned: its socket goes back to the keep-alive pool.
-          if (request.res?.complete) continue;
-          request.destroy();
-          request.res?.destroy();
-          open.delete(request);
+        for (const req of open) {
+          open.delete(req);
+          if (req.res?.complete) {
+            // Answered in full. The shim never ends a GET's request body, so the socket
+            // cannot go back to the keep-alive pool: close it rather than leave it to the peer.
+            if (!req.writableFinished) req.destroy();
+            continue;
+          }
+          req.res?.destroy();
+          req.destroy();
           aborted++;
         }
         return aborted;

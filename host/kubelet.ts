@@ -4,8 +4,7 @@
 // it is not ready, restart it when it dies or its liveness probe fails
 // (`restartPolicy: Always`, with the kubelet's doubling backoff), and stop it.
 import { request } from "node:http";
-import { createInterface } from "node:readline";
-import { hostPort, listeningPort, type PodProcess, type Runtime } from "./runtimes";
+import { hostPort, type PodProcess, type Runtime } from "./runtimes";
 import type { Endpoint } from "./service";
 
 /** A probe as in the pod spec (seconds), see kustomize/base/deployment.yaml. */
@@ -199,19 +198,15 @@ export class Kubelet {
       first.onFailedStart = undefined;
       first.onReady = undefined;
     };
-    for (const stream of [pod.group.child.stdout, pod.group.child.stderr]) {
-      if (!stream) continue;
-      createInterface({ input: stream, crlfDelay: Infinity }).on("line", (line) => {
-        if (this.port === undefined && generation === this.generation) {
-          const port = listeningPort(line);
-          if (port !== undefined) {
-            this.port = port;
-            this.runStartupProbe(generation, first, failStart);
-          }
-        }
-        this.options.onEvent({ kind: "output", pod: this.name, line });
-      });
-    }
+    pod.onLine((line) => this.options.onEvent({ kind: "output", pod: this.name, line }));
+    pod.port.then(
+      (port) => {
+        if (generation !== this.generation) return;
+        this.port = port;
+        this.runStartupProbe(generation, first, failStart);
+      },
+      () => {}, // exited before it listened: the exit handler below reports it
+    );
     void pod.group.exited.then((code) => {
       if (generation !== this.generation) return;
       this.setReady(false);
@@ -242,7 +237,7 @@ export class Kubelet {
 
   private runStartupProbe(
     generation: number,
-    first: { onReady?: () => void },
+    first: { onReady?: () => void; onFailedStart?: (error: Error) => void },
     failStart: (why: string) => void,
   ): void {
     const probe = scaledProbe(this.options.probes.startup);
@@ -268,7 +263,7 @@ export class Kubelet {
   }
 
   /** Readiness (in or out of the Service) and liveness (restart when hung), each on its own period. */
-  private runProbes(generation: number, first: { onReady?: () => void }): void {
+  private runProbes(generation: number, first: { onReady?: () => void; onFailedStart?: (error: Error) => void }): void {
     const readiness = scaledProbe(this.options.probes.readiness);
     const liveness = scaledProbe(this.options.probes.liveness);
     let readinessFailures = 0;
@@ -282,7 +277,9 @@ export class Kubelet {
         if (!this.ready) {
           this.setReady(true);
           first.onReady?.();
+          // Started: from now on an exit is a crash to restart, not a failed start.
           first.onReady = undefined;
+          first.onFailedStart = undefined;
         }
       } else if (++readinessFailures >= readiness.failureThreshold && this.ready) {
         this.setReady(false);

@@ -6,6 +6,7 @@
 import { execFileSync, spawnSync } from "node:child_process";
 import { copyFileSync, mkdirSync, readFileSync, statSync } from "node:fs";
 import { dirname, join } from "node:path";
+import { createInterface } from "node:readline";
 import { COMPONENT, ROOT } from "../scripts/lib/build";
 import { findTool } from "../scripts/lib/tools";
 import type { PodStats } from "./pod";
@@ -22,13 +23,36 @@ export interface PodSpec {
   env: Record<string, string>;
   /** Requests the pod serves at once (jco; wasmtime serves each request on its own instance anyway). */
   slots: number;
+  /** jco: a slot is replaced after this many requests (host/pod.ts --recycle-after; its default when unset). */
+  recycleAfter?: number;
 }
 
 export interface PodProcess {
-  /** The pod's process group; its stdout/stderr are piped (the kubelet reads the "listening" line). */
   group: Group;
+  /** The port the pod listens on, from its "listening" line; rejects if it exits first. */
+  port: Promise<number>;
+  /** Every line the pod prints (stdout and stderr). */
+  onLine(listener: (line: string) => void): void;
   /** Memory and, on jco, each slot's shim resource counts. */
   stats(): Promise<{ rssMb: number; pod?: PodStats }>;
+}
+
+/** Reads a pod's output: its lines, and the port from its "listening" line. */
+function watchOutput(group: Group): Pick<PodProcess, "port" | "onLine"> {
+  const listeners: ((line: string) => void)[] = [];
+  const port = new Promise<number>((resolvePort, rejectPort) => {
+    for (const stream of [group.child.stdout, group.child.stderr]) {
+      if (!stream) continue;
+      createInterface({ input: stream, crlfDelay: Infinity }).on("line", (line) => {
+        const found = listeningPort(line);
+        if (found !== undefined) resolvePort(found);
+        for (const listener of listeners) listener(line);
+      });
+    }
+    void group.exited.then((code) => rejectPort(new Error(`exited (${code}) before it listened`)));
+  });
+  port.catch(() => {}); // a pod that never listens is reported by whoever awaits the port
+  return { port, onLine: (listener) => void listeners.push(listener) };
 }
 
 /** The port a pod says it listens on: host/pod.ts's "listening on H:P" or wasmtime's "Serving HTTP on http://H:P/". */
@@ -98,7 +122,11 @@ function jcoRuntime(): Runtime {
     launch(spec) {
       const group = spawnGroup({
         command: process.execPath,
-        args: [POD_HOST, "--module", TRANSPILED, "--listen", hostPort(spec.host, 0), "--slots", String(spec.slots)],
+        args: [
+          POD_HOST,
+          ...["--module", TRANSPILED, "--listen", hostPort(spec.host, 0), "--slots", String(spec.slots)],
+          ...(spec.recycleAfter === undefined ? [] : ["--recycle-after", String(spec.recycleAfter)]),
+        ],
         env: { PATH: process.env.PATH ?? "", HOSTNAME: spec.name, POD_NAME: spec.name, ...spec.env },
         cwd: ROOT,
         output: "pipe",
@@ -107,6 +135,7 @@ function jcoRuntime(): Runtime {
       });
       return {
         group,
+        ...watchOutput(group),
         async stats() {
           const pod = await askPod(group);
           return { rssMb: rssKb(group.pid) / 1024, pod };
@@ -178,6 +207,7 @@ function wasmtimeRuntime(): Runtime | string {
       });
       return {
         group,
+        ...watchOutput(group),
         async stats() {
           return { rssMb: rssKb(group.pid) / 1024 };
         },

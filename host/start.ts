@@ -3,7 +3,6 @@
 // wrapper), so a signal or the death of npm above it reaches it directly.
 import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
-import { COMPONENT, ensureBuilt } from "../scripts/lib/build";
 import { findTool } from "../scripts/lib/tools";
 import { type Cluster, DEFAULT_GREETER_PORT, DEFAULT_HOST, DEFAULT_SPLITTER_PORT, startCluster } from "./cluster";
 import { formatBanner, formatLogEntry, seconds } from "./format";
@@ -122,12 +121,10 @@ async function main(): Promise<void> {
   // npm (or whatever started us) is gone, even by SIGKILL: nobody will send us a signal now.
   watchParent(() => shutdown("parent process gone"));
 
-  const buildStarted = performance.now();
-  let build: string;
   try {
-    build = ensureBuilt([COMPONENT]).built ? `built in ${seconds(performance.now() - buildStarted)}` : "build up to date";
     cluster = await startCluster({
       runtime,
+      build: true,
       splitterPort: options.splitterPort,
       greeterPort: options.greeterPort,
       host: options.host,
@@ -147,7 +144,7 @@ async function main(): Promise<void> {
       runtime: runtime.version,
       instances: onWasmtime ? "a fresh instance per request, as the k3s shim" : "one reused instance per slot, replaced every 1000 requests",
       readyMs: cluster.readyMs,
-      build,
+      build: cluster.buildMs === undefined ? "build up to date" : `built in ${seconds(cluster.buildMs)}`,
       pods: cluster.pods.map((pod) => ({ name: pod.name, url: pod.url, env: pod.env })),
       clusterIpUrl: cluster.clusterIpUrl,
       splitterUrl: cluster.splitterUrl,

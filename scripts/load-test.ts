@@ -1,17 +1,23 @@
 // `npm run test:load`: a fixed-size load against the local topology of `npm start`
 // (on free ports), through both NodePorts, that fails on any non-2xx answer, any
-// error or timeout, a wrong body, a pod restart, or a pod whose memory keeps
-// growing over equal rounds (a leak). Prints the figures and writes them to
-// bench/load-results.json. Not part of `npm test`: it takes ~40 s of both cores.
-import { readFileSync, mkdirSync, writeFileSync } from "node:fs";
+// error or timeout, a wrong body, a pod restart, or a leak: a pod whose memory
+// keeps growing over equal rounds, or (jco) a slot whose preview2-shim tables hold
+// more than the guest's known per-request retention. Writes bench/load-results.json
+// (bench/load-results-wasmtime.json with --runtime wasmtime). Not part of `npm test`.
+import { mkdirSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, totalmem } from "node:os";
 import { dirname, join } from "node:path";
+import { parseArgs } from "node:util";
+import { type Cluster, startCluster } from "../host/cluster";
+import type { Kubelet } from "../host/kubelet";
+import { killAllGroupsNow } from "../host/processes";
+import { runtimeNamed } from "../host/runtimes";
 import { ROOT } from "./lib/build";
 import { type LoadResult, type RoundResult, runLoad } from "./lib/load";
-import { groupMembers } from "./topology/process-tree";
-import { type PodHandle, startTopology, type Topology } from "./topology/topology";
 
-const RESULTS_FILE = join(ROOT, "bench/load-results.json");
+const { values: args } = parseArgs({ options: { runtime: { type: "string", default: "jco" } } });
+const RUNTIME = args.runtime === "wasmtime" ? "wasmtime" : "jco";
+const RESULTS_FILE = join(ROOT, RUNTIME === "jco" ? "bench/load-results.json" : "bench/load-results-wasmtime.json");
 
 /**
  * The same fixed plan for both targets: equal rounds, so memory can be compared
@@ -31,13 +37,23 @@ const WARMUP = { roundSeconds: 5, settled: 0.02, maxRounds: 8 };
 /** A pod leaks when its RSS grows every round, and from round 1 to the last by more than both of these. */
 const LEAK_MIN_GROWTH_RATIO = 0.05;
 const LEAK_MIN_GROWTH_KB = 15 * 1024;
+/**
+ * The sharper check (jco): each slot's preview2-shim tables, after each round. A
+ * greeter's must stay at a handful whatever it served (one entry per request was
+ * the unread-body leak, ~2 KB each, which RSS hid). A splitter's guest keeps each
+ * downstream call's stream, future and pollables until its own GC, which in
+ * practice does not run: about 6 entries per name asked, bounded because a slot
+ * is replaced every 1000 requests. More than that per request served is a leak.
+ */
+const MAX_IDLE_ENTRIES = 16;
+const MAX_ENTRIES_PER_NAME = 8;
 
 interface Target {
   name: string;
   /** Path on the target's NodePort. */
   path: string;
   expectedBody: string;
-  nodePortUrl: (topology: Topology) => string | undefined;
+  nodePortUrl: (topology: Cluster) => string | undefined;
 }
 
 const TARGETS: Target[] = [
@@ -55,24 +71,25 @@ interface TargetReport {
   url: string;
   rounds: RoundResult[];
   median: RoundResult;
-  /** RSS in MB of each pod (its whole process group), after each measured round. */
+  /** RSS in MB of each pod, after each measured round. */
   rssMbPerRound: Record<string, number[]>;
+  /** jco: per pod, after each round, every slot's shim table entries and requests served. */
+  slotsPerRound?: Record<string, { entries: number; served: number; openRequests: number }[][]>;
   sampleBodies: { before: string; after: string };
 }
 
-/** Resident memory of a pod: the sum over its process group (a pod may be more than one process). */
-function podRssKb(pod: PodHandle): number {
-  if (pod.pid === undefined) return 0;
-  return groupMembers([pod.pid]).reduce((sum, pid) => sum + processRssKb(pid), 0);
+async function podRssKb(pod: Kubelet): Promise<number> {
+  return ((await pod.stats())?.rssMb ?? 0) * 1024;
 }
 
-function processRssKb(pid: number): number {
-  try {
-    const match = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
-    return match ? Number(match[1]) : 0;
-  } catch {
-    return 0; // gone between listing and reading
+/** Why a jco pod's slot tables look like a leak, or undefined. */
+function tableLeak(pod: Kubelet, slots: { entries: number; served: number; openRequests: number }[], namesPerRequest: number): string | undefined {
+  for (const slot of slots) {
+    if (slot.openRequests > 0) return `${slot.openRequests} downstream requests still open at rest`;
+    const limit = pod.role === "greeter" ? MAX_IDLE_ENTRIES : MAX_IDLE_ENTRIES + slot.served * namesPerRequest * MAX_ENTRIES_PER_NAME;
+    if (slot.entries > limit) return `a slot holds ${slot.entries} shim entries after ${slot.served} requests (limit ${limit})`;
   }
+  return undefined;
 }
 
 /** Why a pod's RSS samples look like a leak, or undefined. */
@@ -100,7 +117,7 @@ async function sampleBody(url: string): Promise<string> {
   return `${res.status} ${await res.text()}`;
 }
 
-async function loadTarget(topology: Topology, target: Target, failures: string[]): Promise<TargetReport> {
+async function loadTarget(topology: Cluster, target: Target, failures: string[]): Promise<TargetReport> {
   const base = target.nodePortUrl(topology);
   if (!base) throw new Error(`${target.name} is not exposed`);
   const url = `${base}${target.path}`;
@@ -108,13 +125,28 @@ async function loadTarget(topology: Topology, target: Target, failures: string[]
 
   const before = await sampleBody(url);
   const rssKb: Record<string, number[]> = Object.fromEntries(topology.pods.map((pod) => [pod.name, []]));
+  const slots: Record<string, { entries: number; served: number; openRequests: number }[][]> = Object.fromEntries(
+    topology.pods.map((pod) => [pod.name, []]),
+  );
   console.log(`\n${target.name}: GET ${url}, ${PLAN.connections} connections, ${PLAN.rounds} x ${PLAN.seconds} s`);
   const result: LoadResult = await runLoad({
     url,
     ...PLAN,
     warmupSeconds: 0, // done for every target before the first measured round (warmUp)
-    afterRound: (index) => {
-      for (const pod of topology.pods) rssKb[pod.name]!.push(podRssKb(pod));
+    afterRound: async (index) => {
+      for (const pod of topology.pods) {
+        const stats = await pod.stats();
+        rssKb[pod.name]!.push((stats?.rssMb ?? 0) * 1024);
+        if (stats?.pod) {
+          slots[pod.name]!.push(
+            stats.pod.slots.map((slot) => ({
+              entries: slot.resources.streams + slot.resources.futures + slot.resources.polls,
+              served: slot.served,
+              openRequests: slot.resources.openRequests,
+            })),
+          );
+        }
+      }
       console.log(`  round ${index + 1}: RSS ${topology.pods.map((pod) => `${pod.name} ${mb(rssKb[pod.name]!.at(-1)!)} MB`).join(", ")}`);
     },
   });
@@ -140,6 +172,16 @@ async function loadTarget(topology: Topology, target: Target, failures: string[]
     const leak = leakReason(samples);
     if (leak) failures.push(`${target.name}: ${pod} may leak (${leak})`);
   }
+  const namesPerRequest = target.path.startsWith("/split/") ? target.path.split(",").length : 0;
+  for (const pod of topology.pods) {
+    for (const round of slots[pod.name]!) {
+      const leak = tableLeak(pod, round, namesPerRequest);
+      if (leak) {
+        failures.push(`${target.name}: ${pod.name} leaks in the shim (${leak})`);
+        break;
+      }
+    }
+  }
 
   return {
     name: target.name,
@@ -147,16 +189,17 @@ async function loadTarget(topology: Topology, target: Target, failures: string[]
     rounds: result.rounds.map(tidy),
     median: tidy(median),
     rssMbPerRound: Object.fromEntries(Object.entries(rssKb).map(([pod, samples]) => [pod, samples.map(mb)])),
+    ...(Object.values(slots).some((rounds) => rounds.length) ? { slotsPerRound: slots } : {}),
     sampleBodies: { before, after },
   };
 }
 
-async function warmUp(topology: Topology, target: Target): Promise<void> {
+async function warmUp(topology: Cluster, target: Target): Promise<void> {
   const url = `${target.nodePortUrl(topology)}${target.path}`;
-  let before = topology.pods.map(podRssKb);
+  let before = await Promise.all(topology.pods.map(podRssKb));
   for (let round = 1; round <= WARMUP.maxRounds; round++) {
     await runLoad({ ...PLAN, url, rounds: 0, warmupSeconds: WARMUP.roundSeconds });
-    const after = topology.pods.map(podRssKb);
+    const after = await Promise.all(topology.pods.map(podRssKb));
     const growth = Math.max(...after.map((kb, i) => (kb - before[i]!) / before[i]!));
     console.log(`warm-up ${target.name} round ${round}: RSS ${after.map((kb) => `${mb(kb)} MB`).join(", ")} (largest growth ${(growth * 100).toFixed(1)}%)`);
     if (growth < WARMUP.settled) return;
@@ -176,10 +219,10 @@ async function main(): Promise<number> {
   };
   console.log(`machine: ${machine.cpus} CPUs (${machine.cpuModel}), Node ${machine.node}, load average ${machine.loadAverageAtStart.join(" ")}`);
 
-  const topology = await startTopology({ splitterPort: 0, greeterPort: 0 });
-  const stopOnSignal = () => void topology.stop().then(() => process.exit(130));
-  process.once("SIGINT", stopOnSignal);
-  process.once("SIGTERM", stopOnSignal);
+  const runtime = runtimeNamed(RUNTIME);
+  if (typeof runtime === "string") throw new Error(runtime);
+  console.log(`runtime: ${runtime.version}`);
+  const topology = await startCluster({ runtime, build: true, splitterPort: 0, greeterPort: 0 });
 
   const failures: string[] = [];
   const reports: TargetReport[] = [];
@@ -196,8 +239,13 @@ async function main(): Promise<number> {
 
   const verdict = failures.length === 0 ? "PASS" : "FAIL";
   const results = {
+    runtime: runtime.version,
     machine,
-    plan: { ...PLAN, warmUp: WARMUP, leak: { minGrowthRatio: LEAK_MIN_GROWTH_RATIO, minGrowthMb: LEAK_MIN_GROWTH_KB / 1024 } },
+    plan: {
+      ...PLAN,
+      warmUp: WARMUP,
+      leak: { minGrowthRatio: LEAK_MIN_GROWTH_RATIO, minGrowthMb: LEAK_MIN_GROWTH_KB / 1024, maxIdleEntries: MAX_IDLE_ENTRIES, maxEntriesPerName: MAX_ENTRIES_PER_NAME },
+    },
     targets: reports,
     verdict,
     failures,
@@ -209,6 +257,8 @@ async function main(): Promise<number> {
   return verdict === "PASS" ? 0 : 1;
 }
 
+process.on("exit", killAllGroupsNow);
+for (const signal of ["SIGINT", "SIGTERM"] as const) process.once(signal, () => process.exit(130));
 main().then(
   (code) => process.exit(code),
   (error: unknown) => {

@@ -12,11 +12,16 @@ export type AppEnv = {
 
 export const TEXT = "text/plain; charset=utf-8";
 
+/** The answer format the client prefers; text when it has no preference (curl's Accept: *\/*). */
+export function preferred(c: Context): "text/plain" | "application/json" | "text/html" {
+  return accepts(c, { header: "Accept", supports: ["text/plain", "application/json", "text/html"], default: "text/plain" }) as
+    | "text/plain"
+    | "application/json"
+    | "text/html";
+}
+
 export function wantsJson(c: Context): boolean {
-  return (
-    accepts(c, { header: "Accept", supports: ["text/plain", "application/json"], default: "text/plain" }) ===
-    "application/json"
-  );
+  return preferred(c) === "application/json";
 }
 
 /** One answer, two renderings: `text` for people and curl, `json` for programs. */

@@ -4,7 +4,8 @@
 import { Hono } from "hono";
 import type { ConfigResult } from "./config";
 import type { Fetch } from "./greeter-client";
-import { type AppEnv, fail, rawPath, reply, requestIdFor } from "./http";
+import { type AppEnv, fail, preferred, rawPath, reply, requestIdFor } from "./http";
+import { pageResponse, pageRoutes } from "./page";
 import { quote } from "./names";
 import { greeterRoutes, greeterUsage } from "./roles/greeter";
 import { splitterRoutes, splitterUsage } from "./roles/splitter";
@@ -47,8 +48,17 @@ export function createRouter(parsed: ConfigResult, deps: RouterDeps) {
   app.get("/readyz", (c) => c.body("ok", 200, { "content-type": "text/plain; charset=utf-8" }));
 
   const routes = config.role === "greeter" ? greeterUsage : splitterUsage;
+  app.route("/", pageRoutes());
   app.get("/", (c) => {
-    const lines = [`wasm-pods ${config.role} (${config.instanceName})`, "", ...routes, "GET /healthz, GET /readyz  ->  ok"];
+    // What a browser asks for gets the page; curl and programs get the usage.
+    if (preferred(c) === "text/html") return pageResponse(c);
+    const lines = [
+      `wasm-pods ${config.role} (${config.instanceName})`,
+      "",
+      ...routes,
+      "GET /healthz, GET /readyz  ->  ok",
+      "GET / from a browser  ->  a page to try it",
+    ];
     return reply(c, 200, lines.join("\n"), { role: config.role, servedBy: config.instanceName, routes });
   });
 

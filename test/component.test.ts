@@ -1,115 +1,227 @@
-// The real dist/wasm-pods.wasm, served over HTTP on 127.0.0.1 by jco's runtime
-// (scripts/pod.ts), both with one instance reused for every request (as
-// `jco serve` does) and with a fresh instance per request (as `wasmtime serve`
-// and the k3s shim do).
+// The real dist/wasm-pods.wasm over HTTP on 127.0.0.1, on both engines: jco's
+// runtime (host/pod.ts, what `npm start` runs by default) and wasmtime 27 (`wasmtime
+// serve`, the engine of runwasi's containerd-shim-wasmtime, a fresh instance per
+// request). The splitter reaches two greeter pods through a local ClusterIP, so on
+// wasmtime its calls go through wasmtime's own wasi:http outgoing handler.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type RunningPod, stopPod, waitHealthy } from "../scripts/lib/pods";
-import { ensureTranspiled } from "../scripts/lib/transpile";
-import { podFleet } from "./support/pod-fleet";
-import { startStubGreeter, type StubGreeter } from "./support/stub-greeter";
+import { type Cluster, startCluster } from "../host/cluster";
+import type { Runtime } from "../host/runtimes";
+import { pollUntil } from "../scripts/lib/wait";
+import { contractGreeting, startTestGreeter, type TestGreeter } from "./support/greeters";
+import { rawRequest } from "./support/raw-http";
+import { podFleet, type TestPod, testRuntimes } from "./support/pods";
+import { requireTool } from "./support/tools";
 
-const TIMEOUT_MS = 400;
+requireTool("wasmtime", "scripts/install-tools.sh builds wasmtime 27.0.0");
 
-describe.each([
-  { mode: "one instance for all requests", isolate: false },
-  { mode: "a fresh instance per request", isolate: true },
-])("component, $mode", ({ isolate }) => {
-  const { start, stopAll } = podFleet({ isolate });
-  let greeter: RunningPod;
-  let splitter: RunningPod;
-  let stalledSplitter: RunningPod;
-  let misconfigured: RunningPod;
-  let stalling: StubGreeter;
+/** Short, so the stalled-greeter rows are quick; far above any healthy call. */
+const TIMEOUT_MS = 500;
+/** The contract's bound on a 504: GREETER_TIMEOUT_MS plus this. */
+const SLACK_MS = 250;
+const SEED_ANSWER = "Hello Sherlock! and Greetings Po!";
+
+interface Answer {
+  status: number;
+  headers: Headers;
+  text: string;
+}
+
+async function get(url: string, init: RequestInit = {}): Promise<Answer> {
+  const res = await fetch(url, { ...init, signal: AbortSignal.timeout(10_000) });
+  return { status: res.status, headers: res.headers, text: await res.text() };
+}
+
+const json = <T>(answer: Answer) => JSON.parse(answer.text) as T;
+
+describe.each(testRuntimes().map((runtime) => ({ name: runtime.version, runtime })))("the component on $name", ({ runtime }: { runtime: Runtime }) => {
+  let cluster: Cluster;
+  const fleet = podFleet(runtime);
+  const greeters: Record<string, TestGreeter> = {};
+  /** A splitter pod pointed at each test greeter. */
+  const splitterOf: Record<string, TestPod> = {};
+  let misconfigured: TestPod;
+  let wide: TestPod;
 
   beforeAll(async () => {
-    ensureTranspiled();
-    stalling = await startStubGreeter("stall");
-    greeter = await start("greeter-1", { ROLE: "greeter" });
-    splitter = await start("splitter-1", { ROLE: "splitter", GREETER_URL: greeter.url, GREETER_TIMEOUT_MS: "2000" });
-    stalledSplitter = await start("splitter-2", {
-      ROLE: "splitter",
-      GREETER_URL: stalling.url,
-      GREETER_TIMEOUT_MS: String(TIMEOUT_MS),
-    });
-    misconfigured = await start("bogus-1", { ROLE: "bogus" });
-    // A misconfigured pod answers 500 on /healthz by design, so wait for the others only.
-    await Promise.all([greeter, splitter, stalledSplitter].map((pod) => waitHealthy(pod, 20_000)));
+    cluster = await startCluster({ runtime, splitterPort: 0, greeterPort: 0 });
+    for (const behaviour of ["json", "seed-text", "stall", "endless", "fail-500", "html", "gzip", "not-utf8"] as const) {
+      greeters[behaviour] = await startTestGreeter(behaviour);
+      splitterOf[behaviour] = await fleet.start(`splitter-${behaviour}`, {
+        ROLE: "splitter",
+        GREETER_URL: greeters[behaviour].url,
+        GREETER_TIMEOUT_MS: String(TIMEOUT_MS),
+      });
+    }
+    misconfigured = await fleet.start("bogus-1", { ROLE: "bogus" });
+    wide = await fleet.start("splitter-wide", { ROLE: "splitter", GREETER_URL: greeters.json!.url, MAX_NAMES: "256" });
   });
 
   afterAll(async () => {
-    await stopAll();
-    await stalling?.close();
+    await Promise.all([cluster?.stop(), fleet.stopAll(), ...Object.values(greeters).map((g) => g.close())]);
   });
 
-  it("greeter: GET /Sherlock and /Po", async () => {
-    const hello = await fetch(`${greeter.url}/Sherlock`);
-    expect(hello.status).toBe(200);
-    expect(hello.headers.get("x-served-by")).toBe("greeter-1");
-    expect(await hello.text()).toBe("Hello Sherlock!");
-    expect(await (await fetch(`${greeter.url}/Po`)).text()).toBe("Greetings Po!");
-  });
-
-  it("splitter -> greeter: the seed example end to end, many times over", async () => {
-    for (let i = 0; i < 5; i++) {
-      const res = await fetch(`${splitter.url}/split/Sherlock,Po`);
-      expect(res.status).toBe(200);
-      expect(await res.text()).toBe("Hello Sherlock! and Greetings Po!");
+  it("the seed example through the NodePort: splitter -> ClusterIP -> two greeter pods", async () => {
+    for (let i = 0; i < 4; i++) {
+      const answer = await get(`${cluster.splitterUrl}/split/Sherlock,Po`);
+      expect(answer.status).toBe(200);
+      expect(answer.text).toBe(SEED_ANSWER);
     }
   });
 
-  it("splitter JSON names the greeter pod behind every part and forwards the request id", async () => {
-    const res = await fetch(`${splitter.url}/split/Sherlock,Po,%C3%89mile`, {
-      headers: { accept: "application/json", "x-request-id": "trace-1" },
+  it("JSON names the greeter pod behind each part, and both replicas serve", async () => {
+    const servedBy = new Set<string>();
+    for (let i = 0; i < 6; i++) {
+      const answer = await get(`${cluster.splitterUrl}/split/Sherlock,Po,Sam`, { headers: { accept: "application/json" } });
+      const body = json<{ greeting: string; parts: { name: string; servedBy: string; ms: number }[]; servedBy: string }>(answer);
+      expect(body.greeting).toBe("Hello Sherlock! and Greetings Po! and Hello Sam!");
+      expect(body.servedBy).toBe("name-splitter-pod-1");
+      expect(body.parts.map((p) => p.name)).toEqual(["Sherlock", "Po", "Sam"]);
+      for (const part of body.parts) servedBy.add(part.servedBy);
+    }
+    expect([...servedBy].sort()).toEqual(["name-greeter-pod-1", "name-greeter-pod-2"]);
+  });
+
+  it("forwards X-Request-Id to the greeter and answers with it", async () => {
+    const answer = await get(`${splitterOf.json!.url}/split/Po`, { headers: { "x-request-id": "trace-7" } });
+    expect(answer.headers.get("x-request-id")).toBe("trace-7");
+    const call = greeters.json!.requests.find((r) => r.requestId === "trace-7");
+    expect(call).toMatchObject({ url: "/Po", accept: "application/json, text/plain;q=0.9", acceptEncoding: "identity" });
+  });
+
+  it("without X-Request-Id, answers with a fresh request id per request (the host's REQUEST_ID under wasmtime)", async () => {
+    const pod = cluster.pods[0]!;
+    const ids: (string | null)[] = [];
+    for (let i = 0; i < 2; i++) ids.push((await get(`${pod.url}/Po`)).headers.get("x-request-id"));
+    for (const id of ids) expect(id).toMatch(/^[\w.:-]{1,128}$/);
+    expect(ids[0]).not.toBe(ids[1]);
+  });
+
+  it("HEAD answers GET's status, headers and length, with no body, on every kind of answer", async () => {
+    for (const path of ["/Sherlock", "/a%2Fb", "/x/y", "/healthz", "/readyz"]) {
+      const [getAnswer, head] = await Promise.all([get(`${cluster.greeterUrl}${path}`, { headers: { "x-request-id": "h" } }), get(`${cluster.greeterUrl}${path}`, { method: "HEAD", headers: { "x-request-id": "h" } })]);
+      expect(head.status, path).toBe(getAnswer.status);
+      expect(head.text, path).toBe("");
+      for (const name of ["content-type", "content-length", "x-request-id"]) {
+        expect(head.headers.get(name), `${path} ${name}`).toBe(getAnswer.headers.get(name));
+      }
+      expect(Number(head.headers.get("content-length")), path).toBe(Buffer.byteLength(getAnswer.text));
+    }
+  });
+
+  it("other methods -> 405 with Allow, and the reason", async () => {
+    for (const method of ["POST", "PUT", "DELETE"]) {
+      const answer = await get(`${cluster.greeterUrl}/Sherlock`, { method, body: method === "DELETE" ? undefined : "x" });
+      expect(answer.status).toBe(405);
+      expect(answer.headers.get("allow")).toBe("GET, HEAD");
+      expect(answer.text).toBe(`method ${method} is not allowed; use GET, HEAD`);
+    }
+  });
+
+  it("a bad ROLE -> 500 naming it, on every route, /healthz included", async () => {
+    for (const path of ["/healthz", "/readyz", "/", "/Sherlock", "/split/a"]) {
+      const answer = await get(`${misconfigured.url}${path}`);
+      expect(answer.status, path).toBe(500);
+      expect(answer.text).toBe('ROLE must be "greeter" or "splitter", got "bogus"');
+    }
+  });
+
+  it("bad names -> 400 with the reason, and no downstream call", async () => {
+    const before = greeters.json!.requests.length;
+    const rows: [string, string][] = [
+      ["/split/Sherlock,a%2Fb", 'name "a/b" may only hold letters, digits, spaces, apostrophes, hyphens and periods'],
+      ["/split/Sherlock,,Po", "name #2 of the list is empty"],
+      ["/split/a%2Cb", 'name "a,b" may only hold letters, digits, spaces, apostrophes, hyphens and periods'],
+      ["/split/%E0%A4%A", 'name "%E0%A4%A" is not valid percent-encoded UTF-8'],
+      [`/split/${Array(17).fill("Po").join(",")}`, "17 names given; at most 16 are allowed"],
+    ];
+    for (const [path, reason] of rows) {
+      const answer = await get(`${splitterOf.json!.url}${path}`);
+      expect(answer.status, path).toBe(400);
+      expect(answer.text).toBe(reason);
+    }
+    expect(greeters.json!.requests.length).toBe(before);
+  });
+
+  it("speaks the seed's plain-text greeter protocol (body = greeting, servedBy unknown)", async () => {
+    const answer = await get(`${splitterOf["seed-text"]!.url}/split/Sherlock,Po`, { headers: { accept: "application/json" } });
+    expect(answer.status).toBe(200);
+    expect(json(answer)).toMatchObject({
+      greeting: SEED_ANSWER,
+      parts: [
+        { name: "Sherlock", greeting: "Hello Sherlock!", servedBy: "unknown" },
+        { name: "Po", greeting: "Greetings Po!", servedBy: "unknown" },
+      ],
     });
-    expect(res.headers.get("x-request-id")).toBe("trace-1");
-    const body = (await res.json()) as { parts: { servedBy: string; ms: number }[]; servedBy: string };
-    expect(body).toMatchObject({ greeting: "Hello Sherlock! and Greetings Po! and Greetings Émile!", servedBy: "splitter-1" });
-    expect(body.parts.map((p) => p.servedBy)).toEqual(["greeter-1", "greeter-1", "greeter-1"]);
   });
 
-  it("HEAD answers without a body, and the pod keeps serving", async () => {
-    const head = await fetch(`${greeter.url}/Sherlock`, { method: "HEAD" });
-    expect(head.status).toBe(200);
-    expect(await head.text()).toBe("");
-    expect(await (await fetch(`${greeter.url}/Sam`)).text()).toBe("Hello Sam!");
+  it.each([
+    ["fail-500", 'could not greet "Po": the greeter answered 500: boom'],
+    ["html", `could not greet "Po": the greeter's answer is not a greeting: <html>a proxy's error page</html>`],
+    ["gzip", 'could not greet "Po": the greeter answered with Content-Encoding gzip, though asked for identity'],
+    ["not-utf8", `could not greet "Po": the greeter's answer is not valid UTF-8`],
+    ["endless", `could not greet "Po": the greeter's answer is larger than 65536 bytes`],
+  ])("a greeter answering %s -> 502 saying why", async (behaviour, reason) => {
+    const answer = await get(`${splitterOf[behaviour]!.url}/split/Po`);
+    expect(answer.status).toBe(502);
+    expect(answer.text).toBe(reason);
   });
 
-  it("other methods -> 405 with Allow", async () => {
-    const res = await fetch(`${greeter.url}/Sherlock`, { method: "POST", body: "x" });
-    expect(res.status).toBe(405);
-    expect(res.headers.get("allow")).toBe("GET, HEAD");
+  it(`a stalled greeter -> 504 within GREETER_TIMEOUT_MS (${TIMEOUT_MS}) + ${SLACK_MS} ms, naming each name`, async () => {
+    const started = performance.now();
+    const answer = await get(`${splitterOf.stall!.url}/split/Sherlock,Po`);
+    const elapsed = performance.now() - started;
+    expect(answer.status).toBe(504);
+    expect(answer.text).toBe(
+      `could not greet "Sherlock": the greeter did not answer within ${TIMEOUT_MS} ms; could not greet "Po": the greeter did not answer within ${TIMEOUT_MS} ms`,
+    );
+    expect(elapsed).toBeLessThan(TIMEOUT_MS + SLACK_MS);
   });
 
-  it("bad input -> 400 with a reason", async () => {
-    const res = await fetch(`${splitter.url}/split/Sherlock,a%2Fb`);
-    expect(res.status).toBe(400);
-    expect(await res.text()).toBe('name "a/b" may only hold letters, digits, spaces, apostrophes, hyphens and periods');
-  });
-
-  it("a bad ROLE -> 500 on every route, /healthz included", async () => {
-    for (const path of ["/healthz", "/Sherlock"]) {
-      const res = await fetch(`${misconfigured.url}${path}`);
-      expect(res.status).toBe(500);
-      expect(await res.text()).toBe('ROLE must be "greeter" or "splitter", got "bogus"');
+  it("a call given up on is closed, not left open: stalled and endless greeters end with no open connection", async () => {
+    for (const behaviour of ["stall", "endless"]) {
+      for (let i = 0; i < 5; i++) await get(`${splitterOf[behaviour]!.url}/split/Sam,Po`);
+      const closed = await pollUntil(() => greeters[behaviour]!.openConnections() === 0, 5_000);
+      expect(closed, `${behaviour}: ${greeters[behaviour]!.openConnections()} connections still open`).toBe(true);
     }
   });
 
-  it("a stalling greeter -> 504 within the timeout plus 250 ms", async () => {
-    const started = Date.now();
-    const res = await fetch(`${stalledSplitter.url}/split/Sherlock`);
-    const elapsed = Date.now() - started;
-    expect(res.status).toBe(504);
-    expect(await res.text()).toBe(`could not greet "Sherlock": the greeter did not answer within ${TIMEOUT_MS} ms`);
-    expect(elapsed).toBeLessThan(TIMEOUT_MS + 250);
+  it("answers larger than the host's 16 KiB body pipe: 256 names, in text and JSON", async () => {
+    // 51-character names keep the request line under Node's 16 KiB header limit (the jco host's HTTP server).
+    const names = Array.from({ length: 256 }, (_, i) => `${i % 2 ? "S" : "P"}${"o".repeat(47)}${String(i).padStart(3, "0")}`);
+    const expected = names.map(contractGreeting).join(" and ");
+    const text = await get(`${wide.url}/split/${names.join(",")}`);
+    expect(text.status).toBe(200);
+    expect(text.text).toBe(expected);
+    expect(Buffer.byteLength(text.text)).toBeGreaterThan(16 * 1024);
+    const asJson = await get(`${wide.url}/split/${names.join(",")}`, { headers: { accept: "application/json" } });
+    expect(json<{ greeting: string }>(asJson).greeting).toBe(expected);
+    expect((await get(`${wide.url}/healthz`)).text).toBe("ok");
   });
 
-  it("the greeter stopped -> 502 naming the name, quickly", async () => {
-    await stopPod(greeter);
-    const started = Date.now();
-    const res = await fetch(`${splitter.url}/split/Sherlock,Po`);
-    expect(Date.now() - started).toBeLessThan(1000);
-    expect(res.status).toBe(502);
-    expect(await res.text()).toContain('could not greet "Sherlock": the greeter at http://127.0.0.1:');
-    expect((await fetch(`${splitter.url}/healthz`)).status).toBe(200);
+  it("a hostile 404 is cut and escaped, and the pod keeps serving", async () => {
+    const hostile = `/x/${"%01".repeat(4000)}`;
+    const answer = await get(`${cluster.greeterUrl}${hostile}`, { headers: { accept: "application/json" } });
+    expect(answer.status).toBe(404);
+    expect(json<{ error: string }>(answer).error).toMatch(/^no route for "\/x\/(%01){25}%0…"; GET \/ lists the routes$/);
+    expect(Buffer.byteLength(answer.text)).toBeLessThan(300);
+    expect((await get(`${cluster.greeterUrl}/Sam`)).text).toBe("Hello Sam!");
+  });
+
+  it("routes by the path alone: a malformed Host gets a 400 (never a crash), an absolute-form target its path's answer", async () => {
+    const greeter = cluster.pods.find((pod) => pod.role === "greeter")!;
+    const pidBefore = greeter.pid;
+    const send = (target: string, host: string) =>
+      rawRequest(greeter.url!, `GET ${target} HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`);
+    for (const host of ["[::1", "x/split/Evil#", "a b"]) {
+      const answer = await send("/healthz", host);
+      expect(answer.status, host).toBe(400);
+      expect(answer.body, host).not.toMatch(/Greetings|Hello/);
+    }
+    const absolute = await send("http://evil.example/Aang", "pod");
+    expect(absolute.status).toBe(200);
+    expect(absolute.body).toBe("Greetings Aang!");
+    expect((await get(`${greeter.url}/healthz`)).text).toBe("ok");
+    expect(greeter.pid).toBe(pidBefore);
+    expect(greeter.restarts).toBe(0);
   });
 });

@@ -38,4 +38,32 @@ describe("createEdge", () => {
       expect(await head.text()).toBe(await get.text());
     }
   });
+
+  it("HEAD answers exactly as GET on every status (200, 400, 404, 500, 502, 504; HEAD itself is never a 405)", async () => {
+    const fetchByName = async (url: string) => {
+      if (url.endsWith("/Bad")) return new Response("no", { status: 503 });
+      if (url.endsWith("/Slow")) return new Promise<Response>(() => {});
+      return Response.json({ greeting: "Greetings X!", servedBy: "g" });
+    };
+    const envs: Record<string, Record<string, string>> = {
+      splitter: { ROLE: "splitter", POD_NAME: "s", GREETER_TIMEOUT_MS: "50" },
+      bogus: { ROLE: "bogus", POD_NAME: "b" },
+    };
+    const rows: [string, string, number][] = [
+      ["splitter", "/split/X", 200],
+      ["splitter", "/split/a%2Fb", 400],
+      ["splitter", "/nope", 404],
+      ["bogus", "/healthz", 500],
+      ["splitter", "/split/Bad", 502],
+      ["splitter", "/split/Slow", 504],
+    ];
+    for (const [env, path, status] of rows) {
+      const edge = createEdge({ readEnv: () => envs[env]!, fetch: fetchByName });
+      const init = { headers: { "x-request-id": "same" } };
+      const get = await edge(new Request(`http://x${path}`, init));
+      const head = await edge(new Request(`http://x${path}`, { ...init, method: "HEAD" }));
+      expect([get.status, head.status], path).toEqual([status, status]);
+      expect([...head.headers], path).toEqual([...get.headers]);
+    }
+  });
 });

@@ -1,149 +1,97 @@
-// `npm start` end to end: the topology through its NodePorts, the spread over
-// the greeter replicas, a greeter SIGKILLed and restarted under load, and the
-// CLI's stop (no process left behind), busy-port and missing-wasmtime paths.
+// `npm start`, the command: its options, its banner and log lines, and how it
+// ends: Ctrl-C/SIGTERM, and even a SIGKILL of npm or of itself, leave no process
+// and no port behind; a busy port or a missing wasmtime is one clear line.
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, rmSync, symlinkSync } from "node:fs";
 import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { formatBanner, formatLogEntry } from "../host/format";
+import { parseStartOptions } from "../host/start";
 import { ROOT } from "../scripts/lib/build";
-import type { LogEntry } from "../scripts/topology/format";
-import { descendantsOf, groupMembers, listProcesses, stillRunning } from "../scripts/topology/process-tree";
-import { startTopology, type Topology } from "../scripts/topology/topology";
+import { pollUntil } from "../scripts/lib/wait";
+import { descendantsOf, listProcesses, stillRunning } from "./support/process-tree";
 
-const TSX_CLI = join(ROOT, "node_modules/tsx/dist/cli.mjs");
-const START = join(ROOT, "scripts/start.ts");
-
-interface SplitJson {
-  greeting: string;
-  parts: { name: string; servedBy: string }[];
-  servedBy: string;
-}
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** Polls `condition` every 20 ms; false when `timeoutMs` passes first. */
-async function eventually(condition: () => boolean, timeoutMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (condition()) return true;
-    await sleep(20);
-  }
-  return condition();
-}
-
-function podEventsOf(log: readonly LogEntry[], pod: string): string[] {
-  return log.flatMap((e) => (e.kind === "pod" && e.pod === pod ? [e.message] : []));
-}
-
-describe("startTopology: 2 greeters behind a ClusterIP, 1 splitter, 2 NodePorts", () => {
-  let topology: Topology;
-  const log: LogEntry[] = [];
-
-  beforeAll(async () => {
-    topology = await startTopology({ splitterPort: 0, greeterPort: 0, log: (entry) => log.push(entry) });
+describe("parseStartOptions", () => {
+  it("defaults to the manifests' NodePorts on loopback, on jco", () => {
+    expect(parseStartOptions([], {})).toEqual({
+      ok: true,
+      options: { splitterPort: 30001, greeterPort: 30002, host: "127.0.0.1", runtime: "jco", quiet: false, help: false },
+    });
   });
 
-  afterAll(async () => {
-    await topology?.stop();
+  it("env overrides defaults, flags override env", () => {
+    const env = { SPLITTER_PORT: "4001", GREETER_PORT: "4002", NODE_HOST: "::1", RUNTIME: "wasmtime" };
+    expect(parseStartOptions([], env)).toMatchObject({ ok: true, options: { splitterPort: 4001, greeterPort: 4002, host: "::1", runtime: "wasmtime" } });
+    const argv = ["--splitter-port", "5001", "--greeter-port=5002", "--host", "0.0.0.0", "--runtime", "jco", "--quiet"];
+    expect(parseStartOptions(argv, env)).toMatchObject({
+      ok: true,
+      options: { splitterPort: 5001, greeterPort: 5002, host: "0.0.0.0", runtime: "jco", quiet: true },
+    });
   });
 
-  it("is ready within 3 s of spawning the pods, each pod its own process with its Deployment's env", () => {
-    console.log(`time to ready: ${Math.round(topology.readyMs)} ms`);
-    expect(topology.readyMs).toBeLessThan(3_000);
-    expect(topology.pods.map((p) => [p.name, p.env])).toEqual([
-      ["name-greeter-pod-1", { ROLE: "greeter" }],
-      ["name-greeter-pod-2", { ROLE: "greeter" }],
-      ["name-splitter-pod-1", { ROLE: "splitter", GREETER_URL: topology.clusterIpUrl }],
-    ]);
-    expect(new Set(topology.pods.map((p) => p.pid)).size).toBe(3);
+  it('"off" drops the greeter NodePort; 0 asks for any free port', () => {
+    expect(parseStartOptions(["--greeter-port", "off", "--splitter-port", "0"], {})).toMatchObject({
+      ok: true,
+      options: { greeterPort: null, splitterPort: 0 },
+    });
   });
 
-  it("the seed example through the splitter NodePort", async () => {
-    const res = await fetch(`${topology.splitterUrl}/split/Sherlock,Po`);
-    expect(res.status).toBe(200);
-    expect(await res.text()).toBe("Hello Sherlock! and Greetings Po!");
-  });
+  it.each([
+    [["--splitter-port", "70000"], 'splitter port must be a whole number from 0 to 65535, got "70000"'],
+    [["--greeter-port", "http"], 'greeter port must be a whole number from 0 to 65535, got "http"'],
+    [["--runtime", "wasmedge"], '--runtime must be "jco" or "wasmtime", got "wasmedge"'],
+    [["--host", "my host"], '--host must be an IP address or "localhost", got "my host"'],
+  ])("%j -> %s", (argv, error) => expect(parseStartOptions(argv, {})).toEqual({ ok: false, error }));
 
-  it("the greeter NodePort", async () => {
-    const res = await fetch(`${topology.greeterUrl}/Aang`);
-    expect(await res.text()).toBe("Greetings Aang!");
-  });
-
-  it("the ClusterIP spreads 40 parts over both replicas (each >= 5), and logs every hop", async () => {
-    const before = log.length;
-    const servedBy = new Map<string, number>();
-    for (let i = 0; i < 20; i++) {
-      const res = await fetch(`${topology.splitterUrl}/split/Sherlock,Po`, { headers: { accept: "application/json" } });
-      const body = (await res.json()) as SplitJson;
-      expect(body.greeting).toBe("Hello Sherlock! and Greetings Po!");
-      for (const part of body.parts) servedBy.set(part.servedBy, (servedBy.get(part.servedBy) ?? 0) + 1);
-    }
-    console.log("parts per greeter replica:", Object.fromEntries(servedBy));
-    expect([...servedBy.keys()].sort()).toEqual(["name-greeter-pod-1", "name-greeter-pod-2"]);
-    for (const count of servedBy.values()) expect(count).toBeGreaterThanOrEqual(5);
-
-    const requests = log.slice(before).flatMap((e) => (e.kind === "request" ? [e.record] : []));
-    expect(requests.filter((r) => r.via.startsWith("NodePort") && r.pod === "name-splitter-pod-1")).toHaveLength(20);
-    expect(requests.filter((r) => r.via.startsWith("ClusterIP") && r.status === 200)).toHaveLength(40);
-  });
-
-  it("a SIGKILLed greeter is restarted, and every split request meanwhile succeeds", async () => {
-    const victim = topology.pods[0]!;
-    const oldPid = victim.pid!;
-    let loadRunning = true;
-    const results: { status: number; text: string }[] = [];
-    // Two clients, so requests are in flight at the moment of the kill; bounded either way.
-    const client = async () => {
-      for (let i = 0; i < 500 && loadRunning; i++) {
-        const res = await fetch(`${topology.splitterUrl}/split/Sherlock,Po`);
-        results.push({ status: res.status, text: await res.text() });
-      }
-    };
-    const load = Promise.all([client(), client()]);
-    await sleep(150);
-
-    expect(topology.killPod(victim.name)).toBe(oldPid);
-    const restarted = await eventually(() => victim.ready && victim.pid !== oldPid, 10_000);
-    await sleep(200); // some traffic after the restart too
-    loadRunning = false;
-    await load;
-
-    console.log(`kill/restart window: ${results.length} split requests, ${podEventsOf(log, victim.name).join(" | ")}`);
-    expect(restarted).toBe(true);
-    expect(victim.restarts).toBe(1);
-    expect(groupMembers([oldPid])).toEqual([]);
-    expect(results.length).toBeGreaterThan(10);
-    expect(results.filter((r) => r.status !== 200 || r.text !== "Hello Sherlock! and Greetings Po!")).toEqual([]);
-    const podEvents = podEventsOf(log, victim.name);
-    expect(podEvents.some((m) => /^exited \(SIGKILL\); restarting in 250 ms/.test(m))).toBe(true);
-    expect(podEvents.some((m) => m.startsWith("restarted: healthy on"))).toBe(true);
-
-    // The restarted replica is back in the ClusterIP's rotation.
-    const servedBy = new Set<string>();
-    for (let i = 0; i < 4; i++) {
-      const res = await fetch(`${topology.splitterUrl}/split/Sherlock,Po`, { headers: { accept: "application/json" } });
-      for (const part of ((await res.json()) as SplitJson).parts) servedBy.add(part.servedBy);
-    }
-    expect(servedBy).toContain(victim.name);
-  });
-
-  it("stop() ends every pod process group and frees the ports", async () => {
-    const pids = topology.pods.map((p) => p.pid!);
-    await topology.stop();
-    // Each pod's whole process group (its node process and tsx's esbuild service).
-    expect(groupMembers(pids)).toEqual([]);
-    await expect(fetch(`${topology.splitterUrl}/healthz`)).rejects.toThrow();
+  it.each([["--verbose"], ["--splitter-port"], ["extra"]])("%j -> an error that points at --help", (arg) => {
+    const parsed = parseStartOptions([arg], {});
+    expect(parsed.ok).toBe(false);
+    if (!parsed.ok) expect(parsed.error).toMatch(/\(see --help\)$/);
   });
 });
 
-/** Runs `npm start -- <args>`, or scripts/start.ts under tsx directly, collecting its output. */
-function runStart(args: string[], options: { env?: NodeJS.ProcessEnv; viaNpm?: boolean } = {}) {
-  const [command, argv] = options.viaNpm
-    ? ["npm", ["start", "--silent", "--", ...args]]
-    : [process.execPath, [TSX_CLI, START, ...args]];
-  const child = spawn(command, argv, { cwd: ROOT, env: options.env ?? process.env, stdio: ["ignore", "pipe", "pipe"] });
+describe("what npm start prints", () => {
+  it("the banner: runtime, pods with their env, Services, what to try", () => {
+    const banner = formatBanner({
+      runtime: "wasmtime 27.0.0",
+      instances: "a fresh instance per request",
+      readyMs: 1234,
+      build: "build up to date",
+      pods: [{ name: "name-greeter-pod-1", url: "http://127.0.0.1:1", env: { ROLE: "greeter" } }],
+      clusterIpUrl: "http://127.0.0.1:2",
+      splitterUrl: "http://127.0.0.1:30001",
+      greeterUrl: undefined,
+      hint: "a hint",
+    });
+    expect(banner.split("\n")).toEqual([
+      "wasm-pods topology ready in 1.23 s (build up to date; runtime wasmtime 27.0.0, a fresh instance per request)",
+      "  pod     name-greeter-pod-1  http://127.0.0.1:1  ROLE=greeter",
+      "  service name-greeter-pod-service   ClusterIP http://127.0.0.1:2 -> greeter pods",
+      "  service name-splitter-pod-service  NodePort  http://127.0.0.1:30001 -> splitter pod",
+      "Try:",
+      "  curl http://127.0.0.1:30001/split/Sherlock,Po",
+      "  curl -H 'Accept: application/json' http://127.0.0.1:30001/split/Sherlock,Po",
+      "  open http://127.0.0.1:30001/ in a browser",
+      "a hint",
+      "Ctrl-C stops every pod.",
+    ]);
+  });
+
+  it("a request line keeps only the start of a long path", () => {
+    const at = new Date("2026-01-01T10:00:00.123Z");
+    const record = { via: "ClusterIP name-greeter-pod-service", pod: "name-greeter-pod-1", method: "GET", path: `/${"x".repeat(500)}`, outcome: "404", ms: 3 };
+    const line = formatLogEntry({ kind: "request", record }, at);
+    expect(line.startsWith("10:00:00.123 ClusterIP name-greeter-pod-service")).toBe(true);
+    expect(line).toContain(`/${"x".repeat(99)}… 404 3 ms`);
+    expect(line.length).toBeLessThan(200);
+  });
+});
+
+/** Runs `npm start -- <args>` and collects its output. */
+function npmStart(args: string[], env: NodeJS.ProcessEnv = process.env) {
+  const child = spawn("npm", ["start", "--silent", "--", ...args], { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"] });
   const out = { stdout: "", stderr: "" };
   child.stdout.on("data", (chunk: Buffer) => (out.stdout += chunk.toString()));
   child.stderr.on("data", (chunk: Buffer) => (out.stderr += chunk.toString()));
@@ -151,88 +99,80 @@ function runStart(args: string[], options: { env?: NodeJS.ProcessEnv; viaNpm?: b
   return { child, out, exited };
 }
 
-describe("the npm start CLI", () => {
+describe("the npm start command", () => {
   const started: ChildProcess[] = [];
   let blocker: Server | undefined;
-
   afterAll(async () => {
-    // SIGTERM lets start.ts stop its pods; were it stuck, its pods' orphan guard still ends them.
-    for (const child of started) if (child.exitCode === null) child.kill("SIGTERM");
-    await eventually(() => started.every((child) => child.exitCode !== null || child.signalCode !== null), 3_000);
     for (const child of started) if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
     blocker?.close();
   });
 
-  /** Starts the CLI on free ports and waits for its banner. */
-  async function startCli(extraArgs: string[], viaNpm = false) {
-    const run = runStart(["--splitter-port", "0", "--greeter-port", "0", ...extraArgs], { viaNpm });
+  /** Starts npm start on free ports and waits for its banner; returns it with every process below npm. */
+  async function startUp(extra: string[] = []) {
+    const run = npmStart(["--splitter-port", "0", "--greeter-port", "0", "--quiet", ...extra]);
     started.push(run.child);
-    const bannerShown = await eventually(() => run.out.stdout.includes("Ctrl-C stops every pod."), 20_000);
-    expect(bannerShown, run.out.stdout + run.out.stderr).toBe(true);
+    const shown = await pollUntil(() => run.out.stdout.includes("Ctrl-C stops every pod."), 60_000);
+    expect(shown, run.out.stdout + run.out.stderr).toBe(true);
     const splitterUrl = /NodePort +(http:\/\/\S+) -> splitter pod/.exec(run.out.stdout)?.[1];
-    return { ...run, splitterUrl };
+    const tree = descendantsOf(run.child.pid!, listProcesses());
+    return { ...run, splitterUrl, tree };
   }
 
-  it("`npm start`: prints the banner, serves, and on SIGTERM leaves no process behind within 2 s", async () => {
-    const run = await startCli(["--isolate", "--quiet"], true);
-    expect(run.out.stdout).toMatch(/ready in \d+\.\d\d s .*a fresh instance per request/);
-    const res = await fetch(`${run.splitterUrl}/split/Sherlock,Po`);
-    expect(await res.text()).toBe("Hello Sherlock! and Greetings Po!");
-
-    const descendants = descendantsOf(run.child.pid!, listProcesses());
-    // sh, tsx, the node process running start.ts, one node process per pod (+ esbuild services).
-    expect(descendants.length).toBeGreaterThanOrEqual(6);
-
-    const signalled = Date.now();
+  it("serves the seed example, and SIGTERM leaves no process behind", async () => {
+    const run = await startUp();
+    expect(await (await fetch(`${run.splitterUrl}/split/Sherlock,Po`)).text()).toBe("Hello Sherlock! and Greetings Po!");
+    expect(run.tree.length).toBeGreaterThanOrEqual(4); // start.ts and three pods
     run.child.kill("SIGTERM");
     await run.exited;
-    const allGone = await eventually(() => stillRunning(descendants).length === 0, 2_000);
-    const elapsed = Date.now() - signalled;
-    expect(allGone, `still running: ${stillRunning(descendants).join(" ")}`).toBe(true);
-    expect(elapsed).toBeLessThan(2_000);
-    // npm passes SIGTERM to `sh -c`, which dies without passing it on: start.ts
-    // notices its grandparent is gone and stops the pods itself.
-    expect(run.out.stdout).toMatch(/(SIGTERM|parent process gone): stopping every pod/);
+    expect(await pollUntil(() => stillRunning(run.tree).length === 0, 10_000), `left: ${stillRunning(run.tree)}`).toBe(true);
+    await expect(fetch(`${run.splitterUrl}/healthz`)).rejects.toThrow();
   });
 
-  it("even a SIGKILLed start process leaves no pod behind (the pods' orphan guard)", async () => {
-    const run = await startCli([]);
-    const rows = listProcesses();
-    // The tsx CLI's only child is the node process running start.ts.
-    const startProcess = rows.find((row) => row.ppid === run.child.pid)!.pid;
-    const pods = descendantsOf(startProcess, rows);
-    expect(pods.length).toBeGreaterThanOrEqual(3);
+  it("npm itself SIGKILLed: npm start notices and stops every pod", async () => {
+    const run = await startUp();
+    run.child.kill("SIGKILL");
+    expect(await pollUntil(() => stillRunning(run.tree).length === 0, 10_000), `left: ${stillRunning(run.tree)}`).toBe(true);
+  });
+
+  it("the start process SIGKILLed: every pod stops on its own (jco's IPC, wasmtime's parent-death signal)", async () => {
+    const run = await startUp();
+    const startProcess = listProcesses().find((row) => row.ppid === run.child.pid)!.pid;
     process.kill(startProcess, "SIGKILL");
-    const allGone = await eventually(() => stillRunning(pods).length === 0, 2_000);
-    expect(allGone, `still running: ${stillRunning(pods).join(" ")}`).toBe(true);
+    expect(await pollUntil(() => stillRunning(run.tree).length === 0, 10_000), `left: ${stillRunning(run.tree)}`).toBe(true);
     await run.exited;
   });
 
-  it("a busy NodePort is one clear line naming the port, and a non-zero exit", async () => {
+  it("a busy NodePort is one line naming the port and who holds it, and exit 1", async () => {
     blocker = createServer();
     await new Promise<void>((resolve) => blocker!.listen(0, "127.0.0.1", resolve));
     const port = (blocker.address() as { port: number }).port;
-    const run = runStart(["--splitter-port", String(port), "--greeter-port", "0"]);
+    const run = npmStart(["--splitter-port", String(port), "--greeter-port", "0"]);
     started.push(run.child);
     expect(await run.exited).toBe(1);
-    expect(run.out.stderr.trim()).toBe(
-      `npm start: port ${port} is already in use on 127.0.0.1 (splitter NodePort); stop whatever holds it or pick another port`,
-    );
+    const line = run.out.stderr.trim();
+    expect(line.split("\n")).toHaveLength(1);
+    expect(line).toMatch(new RegExp(`^npm start: port ${port} is already in use on 127\\.0\\.0\\.1 \\(splitter NodePort\\) by pid ${process.pid} \\(.+\\); stop it or pick another port$`));
   });
 
-  it("--runtime wasmtime without wasmtime on the PATH says so and exits 1", async () => {
-    // A PATH with node and nothing else, so the answer does not depend on this machine.
-    const bin = mkdtempSync(join(tmpdir(), "no-wasmtime-"));
+  it("--runtime wasmtime without wasmtime installed is one line saying how to get it, and exit 1", async () => {
+    // No tools folder and a PATH with node, npm and sh only, so the answer does not depend on this machine.
+    const empty = mkdtempSync(join(tmpdir(), "no-wasmtime-"));
     try {
-      symlinkSync(process.execPath, join(bin, "node"));
-      const run = runStart(["--runtime", "wasmtime", "--splitter-port", "0", "--greeter-port", "0"], { env: { PATH: bin } });
+      for (const tool of ["node", "npm"]) symlinkSync(join(process.execPath, "..", tool), join(empty, tool));
+      symlinkSync("/bin/sh", join(empty, "sh")); // npm runs scripts through sh
+      const run = npmStart(["--runtime", "wasmtime"], { PATH: empty, HOME: empty, WASM_PODS_TOOLS: empty });
       started.push(run.child);
       expect(await run.exited).toBe(1);
-      expect(run.out.stderr.trim()).toMatch(/^npm start: --runtime wasmtime needs the wasmtime CLI on the PATH .*$/);
-      expect(run.out.stderr.trim().split("\n")).toHaveLength(1);
+      expect(run.out.stderr.trim()).toMatch(/^npm start: --runtime wasmtime needs the wasmtime CLI \(scripts\/install-tools\.sh .*\)$/);
     } finally {
-      rmSync(bin, { recursive: true, force: true });
+      rmSync(empty, { recursive: true, force: true });
     }
-    expect(dirname(bin)).toBe(tmpdir());
+  });
+
+  it("a bad option is one line and exit 2", async () => {
+    const run = npmStart(["--verbose"]);
+    started.push(run.child);
+    expect(await run.exited).toBe(2);
+    expect(run.out.stderr.trim()).toMatch(/^npm start: .*--verbose.* \(see --help\)$/);
   });
 });

@@ -1,18 +1,23 @@
-// The three ways the benchmark runs the same app, each as its own process:
-// the local component host (what npm start uses), plain `jco serve`, and native Node.
-import { type ChildProcess, spawn } from "node:child_process";
+// The ways the benchmark runs the same app, each as its own process: the local
+// host on jco (what npm start runs), the local host on wasmtime (npm start
+// --runtime wasmtime: the k3s shim's engine), plain `jco serve`, and native Node.
+// Importing this module starts nothing and installs no handler: the entry does.
 import { join } from "node:path";
+import { DEPLOYMENTS } from "../../host/cluster";
+import { spawnGroup } from "../../host/processes";
+import { type Runtime, runtimeNamed } from "../../host/runtimes";
 import { ROOT } from "../lib/build";
-import { freePort, spawnPod, stopPod, waitFor200 } from "../lib/pods";
-import { SPLITTER_CONCURRENCY } from "../topology/plan";
+import { freePort } from "../lib/free-port";
+import { startJcoServe } from "../lib/jco-serve";
+import { waitFor200 } from "../lib/wait";
 
-export type HostKind = "component" | "component-isolated" | "jco-serve" | "native";
+export type HostKind = "native" | "jco-serve" | "local-jco" | "local-wasmtime";
 
 export const HOST_LABELS: Record<HostKind, string> = {
-  component: "component, local host (npm start's pods)",
-  "component-isolated": "component, local host, fresh instance per request",
-  "jco-serve": "component, plain jco serve",
-  native: "same app on native Node (@hono/node-server)",
+  native: "native Node (@hono/node-server)",
+  "jco-serve": "plain jco serve",
+  "local-jco": "local host, jco (npm start's pods)",
+  "local-wasmtime": "local host, wasmtime 27 (npm start --runtime wasmtime)",
 };
 
 export const NATIVE_BUNDLE = join(ROOT, "dist/bench/native-pod.mjs");
@@ -22,47 +27,36 @@ export interface RunningHost {
   stop(): Promise<void>;
 }
 
-/** Process groups still running: killed when the benchmark exits, however it exits. */
-const running = new Set<number>();
-process.once("exit", () => {
-  for (const pid of running) {
-    try {
-      process.kill(-pid, "SIGKILL");
-    } catch {
-      // already gone
-    }
-  }
-});
-for (const signal of ["SIGINT", "SIGTERM"] as const) process.once(signal, () => process.exit(130));
-
-function spawnGroup(command: string, args: string[], env: Record<string, string>): ChildProcess {
-  const child = spawn(command, args, { cwd: ROOT, env: { ...process.env, ...env }, stdio: "ignore", detached: true });
-  if (child.pid) running.add(child.pid);
-  child.once("exit", () => child.pid && running.delete(child.pid));
-  return child;
+export function runtimeFor(kind: "local-jco" | "local-wasmtime"): Runtime {
+  const runtime = runtimeNamed(kind === "local-jco" ? "jco" : "wasmtime");
+  if (typeof runtime === "string") throw new Error(runtime);
+  return runtime;
 }
 
-async function stopGroup(child: ChildProcess) {
-  if (child.exitCode !== null || child.signalCode !== null || !child.pid) return;
-  const exited = new Promise((resolve) => child.once("exit", resolve));
-  process.kill(-child.pid, "SIGKILL");
-  await exited;
-}
+/** Slots per role, as npm start runs them. */
+const slotsOf = (role: string | undefined) => DEPLOYMENTS.find((d) => d.role === role)?.slots ?? 1;
 
+/** One pod of `kind` with `env` (ROLE, GREETER_URL, ...); resolves once it listens. */
 export async function startHost(kind: HostKind, env: Record<string, string>): Promise<RunningHost> {
-  const port = await freePort();
-  const url = `http://127.0.0.1:${port}`;
-  if (kind === "component" || kind === "component-isolated") {
-    // Exactly as npm start runs it: the splitter serves several requests at once.
-    const concurrency = env.ROLE === "splitter" ? SPLITTER_CONCURRENCY : undefined;
-    const pod = spawnPod({ name: `bench-${env.ROLE}`, port, env, isolate: kind === "component-isolated", concurrency, processGroup: true });
-    return { url, stop: () => stopPod(pod) };
+  if (kind === "jco-serve") {
+    const server = await startJcoServe(env);
+    return { url: server.url, stop: server.stop };
   }
-  const child =
-    kind === "native"
-      ? spawnGroup(process.execPath, [NATIVE_BUNDLE], { ...env, PORT: String(port) })
-      : spawnGroup(join(ROOT, "node_modules/.bin/jco"), ["serve", "--host", "127.0.0.1", "--port", String(port), join(ROOT, "dist/wasm-pods.wasm")], env);
-  return { url, stop: () => stopGroup(child) };
+  if (kind === "native") {
+    const port = await freePort();
+    const group = spawnGroup({
+      command: process.execPath,
+      args: [NATIVE_BUNDLE],
+      env: { PATH: process.env.PATH ?? "", ...env, PORT: String(port) },
+      cwd: ROOT,
+    });
+    const url = `http://127.0.0.1:${port}`;
+    await waitFor200(`${url}/healthz`, { timeoutMs: 30_000, gaveUp: () => (group.running ? undefined : "native pod exited") });
+    return { url, stop: () => group.stop() };
+  }
+  const pod = runtimeFor(kind).launch({ name: env.POD_NAME ?? env.ROLE ?? "pod", host: "127.0.0.1", env, slots: slotsOf(env.ROLE) });
+  const url = `http://127.0.0.1:${await pod.port}`;
+  return { url, stop: () => pod.group.stop() };
 }
 
 /** Process spawn to the first 200 from GET /Sherlock on a greeter. */
@@ -70,7 +64,7 @@ export async function coldStartMs(kind: HostKind): Promise<number> {
   const started = performance.now();
   const host = await startHost(kind, { ROLE: "greeter", POD_NAME: "cold" });
   try {
-    return await waitFor200(`${host.url}/Sherlock`, { since: started, timeoutMs: 30_000 });
+    return await waitFor200(`${host.url}/Sherlock`, { since: started, timeoutMs: 60_000 });
   } finally {
     await host.stop();
   }
