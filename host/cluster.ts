@@ -11,14 +11,15 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { COMPONENT, ensureBuilt } from "../scripts/lib/build";
+import { pollUntil } from "../scripts/lib/wait";
 import { type BackoffPolicy, Kubelet, type PodEvent, type Probes } from "./kubelet";
 import { portHolder } from "./processes";
-import { hostPort, type Runtime } from "./runtimes";
+import { type Build, hostPort, type Runtime } from "./runtimes";
 import { createService, type RequestRecord, type Service } from "./service";
 
 /** The probes of kustomize/base/deployment.yaml (both roles share them). */
 export const PROBES: Probes = {
-  startup: { path: "/healthz", periodSeconds: 2, timeoutSeconds: 2, failureThreshold: 30 },
+  startup: { path: "/healthz", periodSeconds: 2, timeoutSeconds: 2, failureThreshold: 15 },
   readiness: { path: "/readyz", periodSeconds: 5, timeoutSeconds: 2, failureThreshold: 2 },
   liveness: { path: "/healthz", periodSeconds: 10, timeoutSeconds: 2, failureThreshold: 3 },
 };
@@ -70,7 +71,7 @@ export class StartError extends Error {
   override name = "StartError";
 }
 
-export type LogEntry = { kind: "request"; record: RequestRecord } | PodEvent;
+export type LogEntry = { kind: "request"; record: RequestRecord } | PodEvent | { kind: "rollout"; message: string };
 
 export interface ClusterOptions {
   runtime: Runtime;
@@ -103,6 +104,14 @@ export interface Cluster {
   runtime: Runtime;
   /** The pod named `name` (throws for an unknown name). */
   pod(name: string): Kubelet;
+  /**
+   * Rolls every Deployment to `build` as a RollingUpdate with maxSurge 1 and
+   * maxUnavailable 0 does: start a new pod, wait until it is ready (it joins its
+   * Service), take an old one out of the Service, let its requests finish, stop it;
+   * repeat. A new pod that does not start ends the rollout there: the old pods
+   * keep serving. Resolves true when every pod runs `build`.
+   */
+  rollout(build: Build, label: string): Promise<boolean>;
   stop(): Promise<void>;
 }
 
@@ -197,34 +206,72 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
   try {
     const buildStarted = performance.now();
     if (options.build && ensureBuilt([COMPONENT]).built) buildMs = performance.now() - buildStarted;
-    options.runtime.prepare();
   } catch (error) {
     await closeNetwork();
     throw new StartError(error instanceof Error ? error.message : String(error));
   }
 
-  for (const deployment of DEPLOYMENTS) {
+  let build: Build;
+  try {
+    build = await options.runtime.prepare();
+  } catch (error) {
+    await closeNetwork();
+    throw new StartError(error instanceof Error ? error.message : String(error));
+  }
+  /** Pod names as `<deployment>-<n>`, n counting up over rollouts (k8s adds a ReplicaSet hash instead). */
+  const podCount = new Map<string, number>();
+  const newPod = (deployment: Deployment, podBuild: Build) => {
+    const n = (podCount.get(deployment.name) ?? 0) + 1;
+    podCount.set(deployment.name, n);
     // Cluster DNS resolves the greeter Service's name; here the splitter is given the local ClusterIP instead.
     const env =
       deployment.role === "splitter"
         ? { ...deployment.env, GREETER_URL: clusterIpUrl, ...options.splitterEnv }
         : { ...deployment.env };
-    for (let i = 1; i <= deployment.replicas; i++) {
-      kubelets.push(
-        new Kubelet({
-          name: `${deployment.name}-${i}`,
-          role: deployment.role,
-          env,
-          slots: options.slots?.[deployment.role] ?? deployment.slots,
-          runtime: options.runtime,
-          host: INTERNAL_HOST,
-          probes: PROBES,
-          backoff: options.backoff,
-          onEvent: log,
-        }),
-      );
-    }
+    return new Kubelet({
+      name: `${deployment.name}-${n}`,
+      role: deployment.role,
+      env,
+      slots: options.slots?.[deployment.role] ?? deployment.slots,
+      runtime: options.runtime,
+      build: podBuild,
+      host: INTERNAL_HOST,
+      probes: PROBES,
+      backoff: options.backoff,
+      onEvent: log,
+    });
+  };
+  for (const deployment of DEPLOYMENTS) {
+    for (let i = 0; i < deployment.replicas; i++) kubelets.push(newPod(deployment, build));
   }
+
+  const rollout = async (next: Build, label: string): Promise<boolean> => {
+    for (const deployment of DEPLOYMENTS) {
+      const old = kubelets.filter((k) => k.role === deployment.role);
+      for (const pod of old) {
+        const fresh = newPod(deployment, next);
+        kubelets.push(fresh);
+        log({ kind: "rollout", message: `${deployment.name} -> ${label}: starting ${fresh.name}` });
+        try {
+          await fresh.start();
+        } catch (error) {
+          kubelets.splice(kubelets.indexOf(fresh), 1);
+          await fresh.stop();
+          log({ kind: "rollout", message: `${deployment.name} -> ${label}: stopped, ${errorText(error)}; the old pods keep serving` });
+          return false;
+        }
+        pod.beginTermination();
+        // Requests already sent to it finish there; none are sent any more.
+        await pollUntil(() => services.every((service) => service.inFlight(pod.name) === 0), 10_000);
+        await pod.stop();
+        kubelets.splice(kubelets.indexOf(pod), 1);
+        log({ kind: "rollout", message: `${deployment.name} -> ${label}: ${fresh.name} ready and in the Service, ${pod.name} drained and stopped` });
+      }
+    }
+    log({ kind: "rollout", message: `every pod runs ${label}` });
+    return true;
+  };
+
   const stop = async () => {
     await Promise.all([closeNetwork(), ...kubelets.map((k) => k.stop())]);
   };
@@ -234,7 +281,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     await Promise.all(kubelets.map((k) => k.start()));
   } catch (error) {
     await stop();
-    throw new StartError(`a pod did not start: ${error instanceof Error ? error.message : String(error)}`);
+    throw new StartError(`a pod did not start: ${errorText(error)}`);
   }
 
   return {
@@ -250,6 +297,11 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
       if (!found) throw new Error(`no pod named "${name}" (pods: ${kubelets.map((k) => k.name).join(", ")})`);
       return found;
     },
+    rollout,
     stop,
   };
+}
+
+function errorText(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }

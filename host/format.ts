@@ -54,6 +54,8 @@ export function formatLogEntry(entry: LogEntry, at: Date = new Date()): string {
       return `${time} pod ${entry.pod}: ${entry.message}`;
     case "output":
       return `${time} [${entry.pod}] ${entry.line}`;
+    case "rollout":
+      return `${time} rollout: ${entry.message}`;
   }
 }
 

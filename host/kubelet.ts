@@ -4,7 +4,7 @@
 // it is not ready, restart it when it dies or its liveness probe fails
 // (`restartPolicy: Always`, with the kubelet's doubling backoff), and stop it.
 import { request } from "node:http";
-import { hostPort, type PodProcess, type Runtime } from "./runtimes";
+import { type Build, hostPort, type PodProcess, type Runtime } from "./runtimes";
 import type { Endpoint } from "./service";
 
 /** A probe as in the pod spec (seconds), see kustomize/base/deployment.yaml. */
@@ -74,6 +74,8 @@ export interface KubeletOptions {
   env: Record<string, string>;
   slots: number;
   runtime: Runtime;
+  /** The build this pod runs (default: dist/'s). */
+  build?: Build;
   /** Where pods listen: loopback. */
   host: string;
   probes: Probes;
@@ -103,6 +105,8 @@ export class Kubelet {
   private port: number | undefined;
   private ready = false;
   private stopping = false;
+  /** Being replaced (a rollout): out of its Services for good, still answering what it has. */
+  private terminating = false;
   private held = false;
   private crashesInARow = 0;
   private upSince: number | undefined;
@@ -135,7 +139,13 @@ export class Kubelet {
 
   /** The pod's endpoint while it is ready (readiness probe passing); undefined otherwise. */
   endpoint(): Endpoint | undefined {
-    return this.ready && this.port !== undefined ? { pod: this.name, host: this.options.host, port: this.port } : undefined;
+    if (!this.ready || this.terminating || this.port === undefined) return undefined;
+    return { pod: this.name, host: this.options.host, port: this.port };
+  }
+
+  /** The first step of replacing a pod: it leaves its Services' endpoints; stop() it once its requests are over. */
+  beginTermination(): void {
+    this.terminating = true;
   }
 
   /** Resolves the next time the pod is ready (at once when it is). */
@@ -190,6 +200,7 @@ export class Kubelet {
       host: this.options.host,
       env: this.options.env,
       slots: this.options.slots,
+      build: this.options.build,
     });
     this.current = pod;
     this.port = undefined;

@@ -3,8 +3,8 @@
 //   jco:      host/pod.ts on jco's runtime (preview2-shim in Node): needs only `npm install`.
 //   wasmtime: `wasmtime serve`, the engine inside runwasi's containerd-shim-wasmtime,
 //             with a fresh instance per request, as the shim runs it.
-import { execFileSync, spawnSync } from "node:child_process";
-import { copyFileSync, mkdirSync, readFileSync, statSync } from "node:fs";
+import { execFileSync, spawn } from "node:child_process";
+import { copyFileSync, readFileSync, statSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { createInterface } from "node:readline";
 import { COMPONENT, ROOT } from "../scripts/lib/build";
@@ -25,6 +25,15 @@ export interface PodSpec {
   slots: number;
   /** jco: a slot is replaced after this many requests (host/pod.ts --recycle-after; its default when unset). */
   recycleAfter?: number;
+  /** Which build to run (default: dist/wasm-pods.wasm's). */
+  build?: Build;
+}
+
+/** One prepared build: pods of different builds run side by side during a rollout (npm run dev). */
+export interface Build {
+  component: string;
+  /** What a pod loads: the transpiled module (jco) or the precompiled component (wasmtime). */
+  artifact: string;
 }
 
 export interface PodProcess {
@@ -65,8 +74,8 @@ export interface Runtime {
   name: RuntimeName;
   /** e.g. "wasmtime 27.0.0", "jco 1.35.0 (preview2-shim 0.26.0)". */
   version: string;
-  /** Makes what launch() needs from dist/wasm-pods.wasm, when it is missing or older. */
-  prepare(): void;
+  /** Makes what launch() needs from `component` (default dist/wasm-pods.wasm), when it is missing or older. */
+  prepare(component?: string): Promise<Build>;
   launch(spec: PodSpec): PodProcess;
 }
 
@@ -79,9 +88,13 @@ function mtime(path: string): number {
   return statSync(path, { throwIfNoEntry: false })?.mtimeMs ?? 0;
 }
 
-function run(command: string, args: string[], what: string): void {
-  const result = spawnSync(command, args, { cwd: ROOT, stdio: ["ignore", 2, 2] });
-  if (result.status !== 0) throw new Error(`${what} failed (exit ${result.status ?? result.signal})`);
+/** Runs a tool to completion without blocking this process (the Services keep serving meanwhile). */
+function run(command: string, args: string[], what: string): Promise<void> {
+  return new Promise((resolveRun, reject) => {
+    const child = spawn(command, args, { cwd: ROOT, stdio: ["ignore", 2, 2] });
+    child.once("error", (error) => reject(new Error(`${what} failed: ${error.message}`)));
+    child.once("exit", (code, signal) => (code === 0 ? resolveRun() : reject(new Error(`${what} failed (exit ${code ?? signal})`))));
+  });
 }
 
 /** host:port, with IPv6 addresses in brackets: the one formatter for addresses. */
@@ -92,7 +105,8 @@ export function hostPort(host: string, port: number): string {
 // ---------------------------------------------------------------------------
 
 export const JCO_DIR = join(ROOT, "dist/host");
-const TRANSPILED = join(JCO_DIR, "wasm-pods.js");
+/** Where jco transpiles a component: dist/host/ for dist/, <its folder>/host/ for another build. */
+const transpiledFor = (component: string) => join(dirname(component), "host", "wasm-pods.js");
 export const POD_HOST = join(JCO_DIR, "pod.mjs");
 const POD_HOST_SOURCES = ["host/pod.ts", "host/proxy.ts", "host/io-guard.mjs"].map((path) => join(ROOT, path));
 
@@ -105,26 +119,28 @@ function jcoRuntime(): Runtime {
   return {
     name: "jco",
     version: `jco ${packageVersion("@bytecodealliance/jco")} (preview2-shim ${packageVersion("@bytecodealliance/preview2-shim")})`,
-    prepare() {
-      if (!mtime(COMPONENT)) throw new Error(`${COMPONENT} is missing: run ./build.sh first`);
-      if (mtime(TRANSPILED) < mtime(COMPONENT)) {
+    async prepare(component = COMPONENT) {
+      if (!mtime(component)) throw new Error(`${component} is missing: run ./build.sh first`);
+      const transpiled = transpiledFor(component);
+      if (mtime(transpiled) < mtime(component)) {
         // Sync instantiation: a slot calls the export directly, as jco serve does.
-        const args = ["transpile", COMPONENT, "-o", JCO_DIR, "--name", "wasm-pods", "--instantiation", "sync"];
-        run(join(ROOT, "node_modules/.bin/jco"), [...args, "--no-typescript", "--quiet"], "jco transpile");
+        const args = ["transpile", component, "-o", dirname(transpiled), "--name", "wasm-pods", "--instantiation", "sync"];
+        await run(join(ROOT, "node_modules/.bin/jco"), [...args, "--no-typescript", "--quiet"], "jco transpile");
       }
       if (mtime(POD_HOST) < Math.max(...POD_HOST_SOURCES.map(mtime))) {
         // Compiled once to plain JS, so a pod is one node process with no loader in between.
         const args = ["host/pod.ts", "--bundle", "--platform=node", "--format=esm", "--packages=external", "--log-level=warning"];
-        run(join(ROOT, "node_modules/.bin/esbuild"), [...args, `--outfile=${POD_HOST}`], "compiling the pod host");
+        await run(join(ROOT, "node_modules/.bin/esbuild"), [...args, `--outfile=${POD_HOST}`], "compiling the pod host");
         copyFileSync(join(ROOT, "host/io-guard.mjs"), join(JCO_DIR, "io-guard.mjs"));
       }
+      return { component, artifact: transpiled };
     },
     launch(spec) {
       const group = spawnGroup({
         command: process.execPath,
         args: [
           POD_HOST,
-          ...["--module", TRANSPILED, "--listen", hostPort(spec.host, 0), "--slots", String(spec.slots)],
+          ...["--module", spec.build?.artifact ?? transpiledFor(COMPONENT), "--listen", hostPort(spec.host, 0), "--slots", String(spec.slots)],
           ...(spec.recycleAfter === undefined ? [] : ["--recycle-after", String(spec.recycleAfter)]),
         ],
         env: { PATH: process.env.PATH ?? "", HOSTNAME: spec.name, POD_NAME: spec.name, ...spec.env },
@@ -166,7 +182,8 @@ function askPod(group: Group): Promise<PodStats | undefined> {
 
 // ---------------------------------------------------------------------------
 
-export const PRECOMPILED = join(ROOT, "dist/wasm-pods.cwasm");
+/** Where wasmtime's precompiled artefact of a component goes: beside it. */
+const precompiledFor = (component: string) => component.replace(/\.wasm$/, ".cwasm");
 
 /** The argv after `wasmtime` for one pod. */
 export function wasmtimeServeArgs(spec: Pick<PodSpec, "host" | "env">, component: string): string[] {
@@ -187,17 +204,18 @@ function wasmtimeRuntime(): Runtime | string {
   return {
     name: "wasmtime",
     version,
-    prepare() {
-      if (!mtime(COMPONENT)) throw new Error(`${COMPONENT} is missing: run ./build.sh first`);
-      if (mtime(PRECOMPILED) < mtime(COMPONENT)) {
+    async prepare(component = COMPONENT) {
+      if (!mtime(component)) throw new Error(`${component} is missing: run ./build.sh first`);
+      const precompiled = precompiledFor(component);
+      if (mtime(precompiled) < mtime(component)) {
         // Once per build, as the shim precompiles once per node: pods then start in milliseconds.
-        mkdirSync(dirname(PRECOMPILED), { recursive: true });
-        run(wasmtime, ["compile", COMPONENT, "-o", PRECOMPILED], "wasmtime compile");
+        await run(wasmtime, ["compile", component, "-o", precompiled], "wasmtime compile");
       }
+      return { component, artifact: precompiled };
     },
     launch(spec) {
       const env = { HOSTNAME: spec.name, POD_NAME: spec.name, ...spec.env };
-      const args = wasmtimeServeArgs({ ...spec, env }, PRECOMPILED);
+      const args = wasmtimeServeArgs({ ...spec, env }, spec.build?.artifact ?? precompiledFor(COMPONENT));
       const group = spawnGroup({
         command: setpriv ?? wasmtime,
         args: setpriv ? ["--pdeathsig", "KILL", "--", wasmtime, ...args] : args,

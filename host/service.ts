@@ -34,6 +34,8 @@ export interface Service {
   name: string;
   /** Handles one request that arrived through `via` (the NodePort or the ClusterIP). */
   handle(via: string, req: IncomingMessage, res: ServerResponse): void;
+  /** Requests this Service has sent to `pod` that are not over yet (a rollout waits for 0 before stopping it). */
+  inFlight(pod: string): number;
   /** Closes the keep-alive connections to the pods. */
   close(): void;
 }
@@ -51,6 +53,8 @@ export function createService(options: ServiceOptions): Service {
   // Keep-alive to the pods: a new TCP connection per request would cost more than the proxying.
   const agent = new Agent({ keepAlive: true, maxSockets: 64, maxFreeSockets: 16 });
   let turn = 0;
+  const inFlight = new Map<string, number>();
+  const count = (pod: string, delta: number) => inFlight.set(pod, (inFlight.get(pod) ?? 0) + delta);
 
   function handle(via: string, req: IncomingMessage, res: ServerResponse) {
     const started = performance.now();
@@ -72,16 +76,20 @@ export function createService(options: ServiceOptions): Service {
       return;
     }
     const endpoint = endpoints[turn++ % endpoints.length]!;
+    count(endpoint.pod, 1);
     void forward(req, res, {
       host: endpoint.host,
       port: endpoint.port,
       agent,
       deadlineMs: options.deadlineMs,
       label: `${options.name}: pod ${endpoint.pod}`,
-    }).then((result) => record(endpoint.pod, describe(result)));
+    }).then((result) => {
+      count(endpoint.pod, -1);
+      record(endpoint.pod, describe(result));
+    });
   }
 
-  return { name: options.name, handle, close: () => agent.destroy() };
+  return { name: options.name, handle, inFlight: (pod) => inFlight.get(pod) ?? 0, close: () => agent.destroy() };
 }
 
 function describe(result: ForwardResult): string {

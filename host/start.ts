@@ -6,6 +6,8 @@ import { parseArgs } from "node:util";
 import { findTool } from "../scripts/lib/tools";
 import { type Cluster, DEFAULT_GREETER_PORT, DEFAULT_HOST, DEFAULT_SPLITTER_PORT, startCluster } from "./cluster";
 import { formatBanner, formatLogEntry, seconds } from "./format";
+import { ROOT } from "../scripts/lib/build";
+import { watchAndRoll } from "./dev";
 import { killAllGroupsNow, watchParent } from "./processes";
 import { type RuntimeName, runtimeNamed } from "./runtimes";
 
@@ -16,6 +18,8 @@ export interface StartOptions {
   host: string;
   runtime: RuntimeName;
   quiet: boolean;
+  /** npm run dev: rebuild and roll the pods on every change to src/ or wit/. */
+  watch: boolean;
   help: boolean;
 }
 
@@ -30,6 +34,7 @@ NodePorts for the splitter and the greeters.
   --runtime jco|wasmtime pod engine (env RUNTIME, default jco; wasmtime is the k3s shim's engine,
                          see scripts/install-tools.sh)
   --quiet                no per-request log lines
+  --watch                rebuild on every change to src/ or wit/ and roll the pods to it (npm run dev)
   --help                 this text`;
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -46,6 +51,7 @@ export function parseStartOptions(argv: readonly string[], env: Env = {}): { ok:
         host: { type: "string" },
         runtime: { type: "string" },
         quiet: { type: "boolean", default: false },
+        watch: { type: "boolean", default: false },
         help: { type: "boolean", short: "h", default: false },
       },
       strict: true,
@@ -67,7 +73,10 @@ export function parseStartOptions(argv: readonly string[], env: Env = {}): { ok:
   }
   const runtime = (text("runtime", "RUNTIME") ?? "jco").trim();
   if (runtime !== "jco" && runtime !== "wasmtime") return { ok: false, error: `--runtime must be "jco" or "wasmtime", got "${runtime}"` };
-  return { ok: true, options: { splitterPort, greeterPort, host, runtime, quiet: values.quiet === true, help: values.help === true } };
+  return {
+    ok: true,
+    options: { splitterPort, greeterPort, host, runtime, quiet: values.quiet === true, watch: values.watch === true, help: values.help === true },
+  };
 }
 
 /** A port number, or an error message naming `what`. */
@@ -152,6 +161,7 @@ async function main(): Promise<void> {
       hint: wasmtime ? `On the k3s shim's engine: npm start -- --runtime wasmtime (found ${wasmtime})` : undefined,
     }),
   );
+  if (options.watch) watchAndRoll(cluster, { root: ROOT, log: (entry) => console.log(formatLogEntry(entry)) });
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {

@@ -1,31 +1,82 @@
 #!/usr/bin/env bash
-# End-to-end proof on a k3s node that has runwasi's containerd-shim-wasmtime-v1 installed:
-# build + import the image, deploy kustomize/overlays/k3s, wait for both rollouts, then call
-# the splitter's NodePort and check the answer and that both greeter pods served requests.
+# End-to-end proof on a k3s server node that has runwasi's containerd-shim-wasmtime-v1:
+# build + import the image on this node, deploy kustomize/overlays/k3s pinned to this node with
+# the image's digest in the pod template (so a rebuilt image always rolls the pods), wait for
+# both rollouts, then call the splitter's NodePort and check the answer and that both greeter
+# pods served requests.
 #
-# Usage (as root, on the k3s server node, from anywhere in the repo):
+# Usage (as root, on a k3s server node, from anywhere in the repo):
 #   scripts/k3s-e2e.sh              build, import, deploy, test; prints PASS or FAIL
-#   scripts/k3s-e2e.sh --cleanup    delete what it created (the k3s overlay's objects + the image)
-# Env: NODE_IP (default: the first node's InternalIP), REQUESTS (JSON-mode requests, default 20),
-#      ROLLOUT_TIMEOUT (default 180s).
+#   scripts/k3s-e2e.sh --no-build   the same with the existing dist/wasm-pods.oci.tar
+#   scripts/k3s-e2e.sh --cleanup    delete what it created (the overlay's objects + the image;
+#                                   with IMAGE set, that ref, written in full: registry/repo:tag)
+# Env: NODE_NAME        this node's name in the cluster (default: the only node, else the node
+#                       named like this host)
+#      NODE_IP          address to call the NodePort on (default: the node's InternalIP in the
+#                       Service's IP family)
+#      REQUESTS         JSON-mode requests (default 20)
+#      ROLLOUT_TIMEOUT  per Deployment (default 300s)
+#      K3S_CONTAINERD_CONFIG  k3s's rendered containerd config
+#                       (default /var/lib/rancher/k3s/agent/etc/containerd/config.toml)
+# Exit status: 0 PASS, 1 FAIL (the deployment misbehaved), 2 could not run (what to do is printed).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 OVERLAY=kustomize/overlays/k3s
+IMAGE_COMPONENT=kustomize/components/image/kustomization.yaml
 DEPLOYMENTS=(name-greeter-pod name-splitter-pod)
-GREETER_SELECTOR=app.kubernetes.io/name=wasm-pods,app.kubernetes.io/component=greeter
-SPLITTER_NODE_PORT=30001
+SPLITTER_SERVICE=name-splitter-pod-service
+APP_SELECTOR=app.kubernetes.io/name=wasm-pods
+GREETER_SELECTOR=$APP_SELECTOR,app.kubernetes.io/component=greeter
+DIGEST_ANNOTATION=wasm-pods/image-digest
 SPLIT_PATH=/split/Sherlock,Po
 EXPECTED_TEXT="Hello Sherlock! and Greetings Po!"
 REQUESTS=${REQUESTS:-20}
-ROLLOUT_TIMEOUT=${ROLLOUT_TIMEOUT:-180s}
+ROLLOUT_TIMEOUT=${ROLLOUT_TIMEOUT:-300s}
+K3S_CONTAINERD_CONFIG=${K3S_CONTAINERD_CONFIG:-/var/lib/rancher/k3s/agent/etc/containerd/config.toml}
 
 say() { printf '==> %s\n' "$*"; }
 die() { printf 'k3s-e2e: %s\n' "$*" >&2; exit 2; }
 fail() { printf 'FAIL: %s\n' "$*"; exit 1; }
 
+# k3s's own kubectl first: it reads k3s's kubeconfig, where another kubectl on the PATH may
+# point at another cluster.
 kube() {
-  if command -v kubectl >/dev/null 2>&1; then kubectl "$@"; else k3s kubectl "$@"; fi
+  if command -v k3s >/dev/null 2>&1; then k3s kubectl "$@"; else kubectl "$@"; fi
+}
+
+# Reads a kubectl `-o json` document on stdin and prints what $1 asks for (node is on the PATH:
+# the build needs it).
+json() {
+  node -e '
+    const [query, arg] = process.argv.slice(1);
+    const doc = JSON.parse(require("fs").readFileSync(0, "utf8"));
+    const items = doc.items ?? [];
+    const out = [];
+    if (query === "node-names") for (const n of items) out.push(n.metadata.name);
+    if (query === "node-hostname-label") {
+      const n = items.find((n) => n.metadata.name === arg);
+      out.push(n?.metadata.labels?.["kubernetes.io/hostname"] ?? arg);
+    }
+    if (query === "node-ips") {
+      const n = items.find((n) => n.metadata.name === arg);
+      for (const a of n?.status?.addresses ?? []) if (a.type === "InternalIP") out.push(a.address);
+    }
+    if (query === "node-port") out.push(String(doc.spec?.ports?.[0]?.nodePort ?? ""));
+    if (query === "ip-family") out.push(doc.spec?.ipFamilies?.[0] ?? "IPv4");
+    if (query === "live-pods") for (const p of items) {
+      if (p.status?.phase === "Running" && !p.metadata.deletionTimestamp) out.push(p.metadata.name);
+    }
+    console.log(out.join("\n"));' "$@"
+}
+
+# The distinct parts[].servedBy values of JSON answers (one per line on stdin), sorted.
+served_by_greeters() {
+  node -e '
+    const lines = require("fs").readFileSync(0, "utf8").split("\n").filter(Boolean);
+    const seen = new Set();
+    for (const line of lines) for (const part of JSON.parse(line).parts ?? []) seen.add(part.servedBy);
+    console.log([...seen].sort().join("\n"));'
 }
 
 # k3s detects wasm shims on PATH only from v1.28.8 / v1.29.3 / any 1.30+ (pkg/agent/containerd/runtimes.go).
@@ -40,73 +91,201 @@ k3s_version_supported() {
   return 1
 }
 
+# k3s creates the `wasmtime` RuntimeClass whether or not it found the shim; only its rendered
+# containerd config tells. Without the runtime there, pods fail with
+# `no runtime for "wasmtime" is configured`.
+check_wasmtime_runtime() {
+  [[ -r $K3S_CONTAINERD_CONFIG ]] ||
+    die "cannot read k3s's containerd config $K3S_CONTAINERD_CONFIG: run as root, or set K3S_CONTAINERD_CONFIG (k3s --data-dir)."
+  # v2 config: [plugins."io.containerd.grpc.v1.cri".containerd.runtimes."wasmtime"];
+  # v3 (containerd 2.x): [plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.'wasmtime'].
+  if grep -Eq "containerd\.runtimes\.[\"']?wasmtime[\"']?\]" "$K3S_CONTAINERD_CONFIG"; then
+    return
+  fi
+  local shim advice
+  if shim=$(command -v containerd-shim-wasmtime-v1); then
+    advice="the shim is at $shim, but k3s did not find it when it started: make sure that directory is on the k3s service's PATH (/usr/local/bin is) and restart k3s (systemctl restart k3s)."
+  else
+    advice="install containerd-shim-wasmtime-v1 into /usr/local/bin (docs/k3s.md, section 1), then restart k3s (systemctl restart k3s)."
+  fi
+  die "k3s's containerd has no 'wasmtime' runtime ($K3S_CONTAINERD_CONFIG), so pods would fail with 'no runtime for \"wasmtime\" is configured': $advice"
+}
+
 check_prerequisites() {
   command -v k3s >/dev/null 2>&1 || die "'k3s' is not on PATH: run this on a k3s server node (https://k3s.io)."
   local version
   version=$(k3s --version | awk 'NR == 1 { print $3 }')
   k3s_version_supported "$version" ||
     die "k3s $version does not auto-detect wasm shims; need >= v1.28.8, v1.29.3 or any 1.30+."
-  command -v containerd-shim-wasmtime-v1 >/dev/null 2>&1 ||
-    die "containerd-shim-wasmtime-v1 is not on PATH. Install it from https://github.com/containerd/runwasi/releases
-  (e.g. into /usr/local/bin) and restart k3s (systemctl restart k3s) so k3s registers the runtime. See docs/k3s.md."
   kube get --raw /readyz >/dev/null 2>&1 || die "the API server does not answer: is k3s running, and are you root (or KUBECONFIG set)?"
   kube get runtimeclass wasmtime >/dev/null 2>&1 ||
-    die "RuntimeClass 'wasmtime' not found: k3s creates it at start-up; restart k3s after installing the shim."
+    die "RuntimeClass 'wasmtime' not found: k3s creates it at start-up (k3s >= v1.28.8); restart k3s."
+  check_wasmtime_runtime
   command -v curl >/dev/null 2>&1 || die "'curl' is not on PATH."
   command -v node >/dev/null 2>&1 || die "'node' (>= 20) is not on PATH: the build needs it."
-  say "k3s $version, shim $(command -v containerd-shim-wasmtime-v1), RuntimeClass wasmtime present"
+  say "k3s $version; containerd runtime 'wasmtime' configured ($K3S_CONTAINERD_CONFIG)"
 }
 
-node_ip() {
-  if [[ -n ${NODE_IP:-} ]]; then echo "$NODE_IP"; return; fi
-  kube get nodes -o jsonpath='{.items[0].status.addresses[?(@.type=="InternalIP")].address}'
+# Sets NODE (this node's name) and NODE_JSON. The image is imported on this node only, so the
+# e2e's pods must run here: on another node they would find no image (and maybe no shim).
+choose_node() {
+  NODE_JSON=$(kube get nodes -o json) || die "'kubectl get nodes' failed"
+  local names count host
+  names=$(json node-names <<<"$NODE_JSON") || die "could not read the node list"
+  count=$(grep -c . <<<"$names" || true)
+  (( count > 0 )) || die "the cluster lists no nodes"
+  if [[ -n ${NODE_NAME:-} ]]; then
+    grep -Fxq -- "$NODE_NAME" <<<"$names" ||
+      die "NODE_NAME=$NODE_NAME is not a node of this cluster (nodes: ${names//$'\n'/, })."
+    NODE=$NODE_NAME
+  elif (( count == 1 )); then
+    NODE=$names
+  else
+    # k3s names a node after its lowercased hostname unless --node-name says otherwise.
+    host=$(hostname | tr '[:upper:]' '[:lower:]')
+    grep -Fxq -- "$host" <<<"$names" ||
+      die "this cluster has $count nodes (${names//$'\n'/, }) and none is named '$host' like this host. The image is imported on this node only, so the e2e pins its pods here: set NODE_NAME to this node's name. (To deploy across nodes, push the image to a registry instead: docs/k3s.md, section 4.)"
+    NODE=$host
+  fi
+  say "node $NODE ($count in the cluster): the e2e's pods are pinned to it, where the image is imported"
+}
+
+# The ref the checked-in overlays deploy (kustomize `images:`), read without node_modules.
+pinned_ref() {
+  awk '$1 == "newName:" { name = $2 } $1 == "newTag:" { tag = $2; gsub(/"/, "", tag) } END { if (name && tag) print name ":" tag }' \
+    "$IMAGE_COMPONENT"
+}
+
+# The manifest digest k3s's containerd lists for ref $1 (empty when absent; fails when the
+# listing does). Read whole, then searched: `ls | grep -q` under pipefail can fail on SIGPIPE.
+listed_digest() {
+  local listing
+  listing=$(k3s ctr -n k8s.io images ls) || return 1
+  awk -v ref="$1" '$1 == ref { print $3; exit }' <<<"$listing"
+}
+
+# Writes a kustomization into $1 that is the k3s overlay with this run's image ref, its digest
+# as a pod-template annotation (a new digest is a new template: the Deployment rolls even when
+# the tag did not change) and the pods pinned to this node.
+write_e2e_overlay() {
+  local dir=$1 ref=$2 digest=$3 hostname_label=$4 base
+  base=$(realpath --relative-to="$dir" "$PWD/$OVERLAY")
+  cat >"$dir/kustomization.yaml" <<YAML
+# Generated by scripts/k3s-e2e.sh for one run.
+apiVersion: kustomize.config.k8s.io/v1beta1
+kind: Kustomization
+resources:
+  - $base
+images:
+  - name: $(pinned_ref | sed 's/:[^:/]*$//')
+    newName: ${ref%:*}
+    newTag: "${ref##*:}"
+patches:
+  - target:
+      kind: Deployment
+    patch: |-
+      apiVersion: apps/v1
+      kind: Deployment
+      metadata:
+        name: any
+      spec:
+        template:
+          metadata:
+            annotations:
+              $DIGEST_ANNOTATION: "$digest"
+          spec:
+            nodeSelector:
+              kubernetes.io/hostname: "$hostname_label"
+YAML
+}
+
+show_pod_events() {
+  kube get pods -l "$APP_SELECTOR" -o wide || true
+  # Each pod's name and its Events section: where "no runtime for wasmtime", image pull and
+  # CRI timeout errors show up.
+  kube describe pods -l "$APP_SELECTOR" 2>/dev/null | awk '/^Name:/ { print; next } /^Events:/ { on = 1 } on { print } /^$/ { on = 0 }' || true
 }
 
 cleanup() {
   command -v k3s >/dev/null 2>&1 || die "'k3s' is not on PATH."
+  local status=0 ref
   say "deleting the objects of $OVERLAY"
-  kube delete -k "$OVERLAY" --ignore-not-found --wait=true
-  local ref
-  ref=$(node_modules/.bin/tsx scripts/image/build-image.ts --print-ref)
-  say "removing image $ref from k3s's containerd"
-  k3s ctr -n k8s.io images rm "$ref" >/dev/null 2>&1 || echo "    (image $ref was not present)"
-  say "cleanup done"
-}
-
-# Prints the distinct parts[].servedBy values of JSON answers, one per line, from stdin (one JSON per line).
-served_by_greeters() {
-  node -e '
-    const lines = require("fs").readFileSync(0, "utf8").split("\n").filter(Boolean);
-    const seen = new Set();
-    for (const line of lines) {
-      const body = JSON.parse(line);
-      for (const part of body.parts ?? []) seen.add(part.servedBy);
-    }
-    console.log([...seen].sort().join("\n"));'
+  if ! kube delete -k "$OVERLAY" --ignore-not-found --wait=true; then
+    echo "    delete failed (see above); going on with the image"
+    status=1
+  fi
+  ref=${IMAGE:-$(pinned_ref)}
+  local present=""
+  if [[ -z $ref ]]; then
+    echo "    could not read the image ref from $IMAGE_COMPONENT; remove it with: k3s ctr -n k8s.io images rm <ref>"
+    status=1
+  elif ! present=$(listed_digest "$ref"); then
+    echo "    'k3s ctr -n k8s.io images ls' failed: is k3s running? remove the image later with: k3s ctr -n k8s.io images rm $ref"
+    status=1
+  elif [[ -n $present ]]; then
+    say "removing image $ref from k3s's containerd"
+    k3s ctr -n k8s.io images rm "$ref" >/dev/null || { echo "    could not remove $ref"; status=1; }
+  else
+    echo "    image $ref was not present"
+  fi
+  if (( status == 0 )); then say "cleanup done"; else say "cleanup incomplete (see above)"; fi
+  return "$status"
 }
 
 run() {
+  local build=$1
   check_prerequisites
+  choose_node
 
-  say "build + import (./build.sh --import)"
   [[ -d node_modules ]] || npm ci --no-audit --no-fund
-  ./build.sh --import
+  if (( build )); then
+    say "build + import (./build.sh --import)"
+    ./build.sh --import
+  else
+    say "import the existing image (scripts/image/import-k3s.sh)"
+    scripts/image/import-k3s.sh
+  fi
+  local ref digest
+  ref=$(node_modules/.bin/tsx scripts/image/build-image.ts --print-ref) || die "could not compute the image ref"
+  digest=$(listed_digest "$ref") || die "'k3s ctr -n k8s.io images ls' failed"
+  [[ -n $digest ]] || die "$ref is not in k3s's containerd after the import"
 
-  say "kubectl apply -k $OVERLAY"
-  kube apply -k "$OVERLAY"
+  local work
+  work=$(mktemp -d)
+  # shellcheck disable=SC2064 # expand now: $work is local
+  trap "rm -rf '$work'" EXIT
+  write_e2e_overlay "$work" "$ref" "$digest" "$(json node-hostname-label "$NODE" <<<"$NODE_JSON")"
+  say "kubectl apply -k $OVERLAY (image $ref, $DIGEST_ANNOTATION=$digest, pinned to $NODE)"
+  kube apply -k "$work"
   for deployment in "${DEPLOYMENTS[@]}"; do
-    say "waiting for deployment/$deployment (first start compiles the component: ~10 s per node)"
+    say "waiting for deployment/$deployment (a node's first start compiles the component before the pod starts)"
     if ! kube rollout status "deployment/$deployment" --timeout="$ROLLOUT_TIMEOUT"; then
-      kube get pods -l app.kubernetes.io/name=wasm-pods -o wide || true
-      kube describe "deployment/$deployment" | tail -n 20 || true
-      fail "deployment/$deployment did not roll out within $ROLLOUT_TIMEOUT (see docs/k3s.md, Troubleshooting)"
+      show_pod_events
+      fail "deployment/$deployment did not roll out within $ROLLOUT_TIMEOUT: the pod events above say why (docs/k3s.md, section 7)"
     fi
   done
 
-  local ip url answer
-  ip=$(node_ip)
-  [[ -n $ip ]] || die "could not find a node InternalIP; set NODE_IP"
-  url="http://$ip:$SPLITTER_NODE_PORT$SPLIT_PATH"
+  local service_json node_port family ip url answer
+  service_json=$(kube get service "$SPLITTER_SERVICE" -o json) || die "service/$SPLITTER_SERVICE not found"
+  node_port=$(json node-port <<<"$service_json") || die "could not read service/$SPLITTER_SERVICE"
+  family=$(json ip-family <<<"$service_json") || die "could not read service/$SPLITTER_SERVICE"
+  if [[ -n ${NODE_IP:-} ]]; then
+    ip=$NODE_IP
+  else
+    # Dual-stack nodes list one InternalIP per family; a single-stack Service answers only on
+    # its own family's address.
+    local candidate
+    for candidate in $(json node-ips "$NODE" <<<"$NODE_JSON"); do
+      if [[ $family == IPv6 && $candidate == *:* ]] || [[ $family == IPv4 && $candidate != *:* ]]; then
+        ip=$candidate
+        break
+      fi
+    done
+    [[ -n ${ip:-} ]] || die "node $NODE has no $family InternalIP; set NODE_IP"
+  fi
+  [[ $ip == *:* && $ip != \[* ]] && ip="[$ip]"
+  [[ -n $node_port ]] || die "service/$SPLITTER_SERVICE has no nodePort"
+  url="http://$ip:$node_port$SPLIT_PATH"
 
   say "GET $url"
   answer=$(curl -sS --max-time 15 "$url") || fail "curl $url failed"
@@ -114,26 +293,27 @@ run() {
   echo "    got: $answer"
 
   say "$REQUESTS JSON requests, checking which greeter pods answered"
-  local bodies="" body
+  local bodies="" body i
   for ((i = 1; i <= REQUESTS; i++)); do
     body=$(curl -sS --max-time 15 -H 'Accept: application/json' "$url") || fail "JSON request $i failed"
     bodies+="$body"$'\n'
   done
-  local served expected_pods
-  served=$(printf '%s' "$bodies" | served_by_greeters) || fail "JSON answers did not parse: $(printf '%s' "$bodies" | head -n 1)"
-  expected_pods=$(kube get pods -l "$GREETER_SELECTOR" --field-selector=status.phase=Running \
-    -o jsonpath='{range .items[*]}{.metadata.name}{"\n"}{end}' | sort)
+  local served expected_pods pods_json
+  served=$(served_by_greeters <<<"$bodies") || fail "JSON answers did not parse: $(head -n 1 <<<"$bodies")"
+  pods_json=$(kube get pods -l "$GREETER_SELECTOR" -o json) || die "'kubectl get pods' failed"
+  expected_pods=$(json live-pods <<<"$pods_json" | sort)
   echo "    greeter pods running: ${expected_pods//$'\n'/ }"
   echo "    greeters that answered (parts[].servedBy): ${served//$'\n'/ }"
-  [[ $(wc -l <<<"$expected_pods") -eq 2 ]] || fail "expected 2 running greeter pods"
+  [[ $(grep -c . <<<"$expected_pods") -eq 2 ]] || fail "expected 2 running greeter pods"
   [[ $served == "$expected_pods" ]] || fail "not every greeter pod answered, or an unknown one did"
 
-  echo "PASS: '$EXPECTED_TEXT' from NodePort $SPLITTER_NODE_PORT; both greeter pods served requests"
+  echo "PASS: '$EXPECTED_TEXT' from NodePort $node_port; both greeter pods served requests (image $digest)"
 }
 
 case ${1:-} in
-  "") run ;;
+  "") run 1 ;;
+  --no-build) run 0 ;;
   --cleanup) cleanup ;;
-  -h | --help) sed -n '2,11p' "$0" ;;
-  *) die "unknown argument '$1' (usage: scripts/k3s-e2e.sh [--cleanup])" ;;
+  -h | --help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0" ;;
+  *) die "unknown argument '$1' (usage: scripts/k3s-e2e.sh [--no-build | --cleanup])" ;;
 esac

@@ -9,12 +9,12 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Cluster, startCluster } from "../host/cluster";
 import { runtimeNamed } from "../host/runtimes";
 import { ROOT } from "../scripts/lib/build";
-import { requireTool, titled } from "./support/tools";
+import { requireTools, suiteTitle, toolPath } from "./support/tools";
 
-const chromiumPath = requireTool("chromium", "apt-get install chromium (scripts/install-tools.sh --apt)");
+const chromiumTool = requireTools("test/browser.test.ts", ["chromium"], "apt-get install chromium (scripts/install-tools.sh --apt)");
 const SHOTS = join(ROOT, process.env.UPDATE_SCREENSHOTS === "1" ? "docs" : "dist/screenshots");
 
-describe.skipIf(!chromiumPath)(titled("the page in headless Chromium", chromiumPath, "chromium"), () => {
+describe.skipIf(!chromiumTool.available)(suiteTitle("the page in headless Chromium", chromiumTool), () => {
   let cluster: Cluster;
   let browser: Browser;
   let page: Page;
@@ -26,7 +26,7 @@ describe.skipIf(!chromiumPath)(titled("the page in headless Chromium", chromiumP
     if (typeof jco === "string") throw new Error(jco);
     cluster = await startCluster({ runtime: jco, splitterPort: 0, greeterPort: 0 });
     browser = await chromium.launch({
-      executablePath: chromiumPath,
+      executablePath: toolPath(chromiumTool, "chromium"),
       // No network beyond loopback here: keep Chromium from reaching for Google's services.
       args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
     });

@@ -15,7 +15,7 @@ import { createService, type Endpoint, type RequestRecord } from "../host/servic
 import { endToEndHeaders } from "../host/proxy";
 import { ROOT } from "../scripts/lib/build";
 import { pollUntil } from "../scripts/lib/wait";
-import { requireTool, titled } from "./support/tools";
+import { requireTools, suiteTitle, toolPath } from "./support/tools";
 
 const jco = runtimeNamed("jco");
 if (typeof jco === "string") throw new Error(jco);
@@ -120,7 +120,7 @@ describe("kubelet rules", () => {
   it("probes run 10x as often as the manifests say, with the manifests' thresholds and at least 1 s to answer", () => {
     expect(scaledProbe(PROBES.readiness)).toEqual({ periodMs: 500, timeoutMs: 1_000, failureThreshold: 2 });
     expect(scaledProbe(PROBES.liveness)).toEqual({ periodMs: 1_000, timeoutMs: 1_000, failureThreshold: 3 });
-    expect(scaledProbe(PROBES.startup)).toEqual({ periodMs: 200, timeoutMs: 1_000, failureThreshold: 30 });
+    expect(scaledProbe(PROBES.startup)).toEqual({ periodMs: 200, timeoutMs: 1_000, failureThreshold: 15 });
   });
 
   it("restart backoff doubles per crash in a row up to its cap, and resets after a long enough run", () => {
@@ -131,9 +131,9 @@ describe("kubelet rules", () => {
   });
 });
 
-const kustomize = requireTool("kustomize", "scripts/install-tools.sh installs kustomize v5.8.2");
+const kustomize = requireTools("test/cluster.test.ts", ["kustomize"], "scripts/install-tools.sh installs kustomize v5.8.2");
 
-describe.skipIf(!kustomize)(titled("the twin's objects are the overlays' (kustomize build)", kustomize, "kustomize"), () => {
+describe.skipIf(!kustomize.available)(suiteTitle("the twin's objects are the overlays' (kustomize build)", kustomize), () => {
   interface K8sObject {
     kind: string;
     metadata: { name: string };
@@ -142,7 +142,7 @@ describe.skipIf(!kustomize)(titled("the twin's objects are the overlays' (kustom
   let objects: K8sObject[];
   beforeAll(() => {
     const render = (overlay: string) => {
-      const result = spawnSync(kustomize!, ["build", join(ROOT, "kustomize/overlays", overlay)], { encoding: "utf8" });
+      const result = spawnSync(toolPath(kustomize, "kustomize"), ["build", join(ROOT, "kustomize/overlays", overlay)], { encoding: "utf8" });
       if (result.status !== 0) throw new Error(`kustomize build ${overlay}: ${result.stderr}`);
       return parseAllDocuments(result.stdout).map((doc) => doc.toJSON() as K8sObject);
     };

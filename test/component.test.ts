@@ -10,14 +10,13 @@ import { pollUntil } from "../scripts/lib/wait";
 import { contractGreeting, startTestGreeter, type TestGreeter } from "./support/greeters";
 import { rawRequest } from "./support/raw-http";
 import { podFleet, type TestPod, testRuntimes } from "./support/pods";
-import { requireTool } from "./support/tools";
+import { BUSY_MACHINE_MARGIN_MS, requireTools } from "./support/tools";
 
-requireTool("wasmtime", "scripts/install-tools.sh builds wasmtime 27.0.0");
+requireTools("test/component.test.ts", ["wasmtime"], "scripts/install-tools.sh builds wasmtime 27.0.0");
 
 /** Short, so the stalled-greeter rows are quick; far above any healthy call. */
 const TIMEOUT_MS = 500;
 /** The contract's bound on a 504: GREETER_TIMEOUT_MS plus this. */
-const SLACK_MS = 250;
 const SEED_ANSWER = "Hello Sherlock! and Greetings Po!";
 
 interface Answer {
@@ -166,7 +165,7 @@ describe.each(testRuntimes().map((runtime) => ({ name: runtime.version, runtime 
     expect(answer.text).toBe(reason);
   });
 
-  it(`a stalled greeter -> 504 within GREETER_TIMEOUT_MS (${TIMEOUT_MS}) + ${SLACK_MS} ms, naming each name`, async () => {
+  it(`a stalled greeter -> 504 within GREETER_TIMEOUT_MS (${TIMEOUT_MS}) + the margin of a busy machine, naming each name`, async () => {
     const started = performance.now();
     const answer = await get(`${splitterOf.stall!.url}/split/Sherlock,Po`);
     const elapsed = performance.now() - started;
@@ -174,7 +173,7 @@ describe.each(testRuntimes().map((runtime) => ({ name: runtime.version, runtime 
     expect(answer.text).toBe(
       `could not greet "Sherlock": the greeter did not answer within ${TIMEOUT_MS} ms; could not greet "Po": the greeter did not answer within ${TIMEOUT_MS} ms`,
     );
-    expect(elapsed).toBeLessThan(TIMEOUT_MS + SLACK_MS);
+    expect(elapsed).toBeLessThan(TIMEOUT_MS + BUSY_MACHINE_MARGIN_MS);
   });
 
   it("a call given up on is closed, not left open: stalled and endless greeters end with no open connection", async () => {

@@ -4,7 +4,7 @@
 import { ensureBuilt } from "../scripts/lib/build";
 import { testRuntimes } from "./support/pods";
 
-export default function setup() {
+export default async function setup() {
   ensureBuilt();
-  for (const runtime of testRuntimes()) runtime.prepare();
+  for (const runtime of testRuntimes()) await runtime.prepare();
 }

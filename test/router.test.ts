@@ -71,8 +71,8 @@ describe("both roles", () => {
   });
 
   it("X-Request-Id: echoed when it is 1-128 of [A-Za-z0-9_.:-], else the host's REQUEST_ID, else a fresh UUID", async () => {
-    const id = (headers: Record<string, string>, hostRequestId?: string) =>
-      greeter.request("/Po", { headers }, { hostRequestId }).then((res) => res.headers.get("x-request-id"));
+    const id = async (headers: Record<string, string>, hostRequestId?: string) =>
+      (await greeter.request("/Po", { headers }, { hostRequestId })).headers.get("x-request-id");
     expect(await id({ "x-request-id": "abc-123" })).toBe("abc-123");
     expect(await id({ "x-request-id": "a".repeat(128) })).toBe("a".repeat(128));
     expect(await id({ "x-request-id": "a".repeat(129) })).toMatch(/^[0-9a-f-]{36}$/);

@@ -17,7 +17,7 @@ describe("parseStartOptions", () => {
   it("defaults to the manifests' NodePorts on loopback, on jco", () => {
     expect(parseStartOptions([], {})).toEqual({
       ok: true,
-      options: { splitterPort: 30001, greeterPort: 30002, host: "127.0.0.1", runtime: "jco", quiet: false, help: false },
+      options: { splitterPort: 30001, greeterPort: 30002, host: "127.0.0.1", runtime: "jco", quiet: false, watch: false, help: false },
     });
   });
 

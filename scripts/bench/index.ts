@@ -5,7 +5,9 @@ import { spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { cpus, release, tmpdir } from "node:os";
 import { join } from "node:path";
+import { createServer } from "node:http";
 import { gzipSync } from "node:zlib";
+import { PAGE_HTML, PAGE_ICON, PAGE_SCRIPT, PAGE_STYLE } from "../../src/page";
 import { startCluster } from "../../host/cluster";
 import { killAllGroupsNow, spawnGroup } from "../../host/processes";
 import { COMPONENT, ensureBuilt, IMAGE_TARBALL, ROOT } from "../lib/build";
@@ -24,6 +26,8 @@ const COLD_STARTS = 5;
 const FAN_OUT_NAMES = ["Sherlock", "Po", "Aang", "Sam", "Katara", "Sokka", "Toph", "Zuko", "Iroh", "Suki", "Azula", "Mai", "Ty Lee", "Appa", "Momo", "Yue"];
 
 const log = (line: string) => console.error(line);
+/** What the page adds to the component: its four assets, as the component stores them. */
+const PAGE_BYTES = [PAGE_HTML, PAGE_SCRIPT, PAGE_STYLE, PAGE_ICON].reduce((sum, text) => sum + Buffer.byteLength(text), 0);
 const bytes = (path: string) => statSync(path).size;
 const gzipBytes = (path: string) => gzipSync(readFileSync(path), { level: 9 }).length;
 
@@ -69,6 +73,7 @@ async function sizeAndBuild(): Promise<Row[]> {
       shrink,
       row("size", "component gzip, minified bundle", gzipBytes(min), "B", { label: "unminified, gzip", value: gzipBytes(plain) }),
       row("size", "OCI image tarball", bytes(join(scratch, "min/wasm-pods.oci.tar")), "B", { label: "component", value: bytes(min) }),
+      row("size", "browser page (HTML, script, style, icon)", PAGE_BYTES, "B", { label: "component", value: bytes(min) }),
       row("build", "bundle (esbuild, component)", after.bundleMs, "ms", { label: "Node bundle", value: nativeMs }),
       row("build", "componentize (minified bundle)", after.componentizeMs, "ms", { label: "unminified", value: before.componentizeMs }),
     ];
@@ -314,6 +319,48 @@ async function fanOut(): Promise<Row[]> {
   ];
 }
 
+/**
+ * The contract's deadline, on an otherwise idle machine: 4 concurrent splits behind
+ * a greeter that never answers, GREETER_TIMEOUT_MS=1000; how late the 504s come.
+ * (The tests bound this loosely, with a busy machine's margin.)
+ */
+async function deadlines(): Promise<Row[]> {
+  log("== 504 behind a stalled greeter: 4 concurrent splits, GREETER_TIMEOUT_MS=1000, 5 rounds");
+  const stalled = createServer(() => {}); // accepts, never answers
+  await new Promise<void>((resolve) => stalled.listen(0, "127.0.0.1", resolve));
+  const greeterUrl = `http://127.0.0.1:${(stalled.address() as { port: number }).port}`;
+  const rows: Row[] = [];
+  try {
+    for (const kind of ["local-jco", "local-wasmtime"] as const) {
+      const splitter = await startHost(kind, { ROLE: "splitter", POD_NAME: "s", GREETER_URL: greeterUrl, GREETER_TIMEOUT_MS: "1000" });
+      const lateness: number[] = [];
+      try {
+        for (let round = 0; round < 5; round++) {
+          const started = performance.now();
+          const times = await Promise.all(
+            Array.from({ length: 4 }, async () => {
+              const res = await fetch(`${splitter.url}/split/Sam`, { signal: AbortSignal.timeout(10_000) });
+              await res.arrayBuffer();
+              if (res.status !== 504) throw new Error(`${kind}: a stalled greeter gave ${res.status}, not 504`);
+              return performance.now() - started;
+            }),
+          );
+          lateness.push(Math.max(...times) - 1000);
+        }
+      } finally {
+        await splitter.stop();
+      }
+      const worst = Math.max(...lateness);
+      log(`   ${HOST_LABELS[kind]}: slowest of 4 concurrent 504s, after the deadline: ${lateness.map((ms) => ms.toFixed(0)).join(", ")} ms`);
+      rows.push(withTarget(row("deadline", `${kind === "local-jco" ? "jco" : "wasmtime"}: slowest 504 past GREETER_TIMEOUT_MS`, worst, "ms"), "<= 250 ms", worst <= 250, `${(worst - 250).toFixed(0)} ms over`));
+    }
+  } finally {
+    stalled.closeAllConnections();
+    stalled.close();
+  }
+  return rows;
+}
+
 /** wasmtime 27's own compile of the component: what the shim does once per node. */
 function engine(componentizeMs: number): Row[] {
   log("== production engine: wasmtime 27 compile (Cranelift), the shim's once-per-node step");
@@ -340,13 +387,13 @@ async function main() {
   const started = performance.now();
   ensureBuilt([COMPONENT, IMAGE_TARBALL]);
   if (!findTool("wasmtime")) throw new Error("the benchmark compares with wasmtime 27: run scripts/install-tools.sh first");
-  for (const kind of ["local-jco", "local-wasmtime"] as const) runtimeFor(kind).prepare();
+  for (const kind of ["local-jco", "local-wasmtime"] as const) await runtimeFor(kind).prepare();
   bundleNative();
   const machine = { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? "unknown", node: process.version, kernel: release() };
   log(`wasm-pods benchmark on ${machine.cpus} x ${machine.cpuModel}, Node ${machine.node}`);
 
   const build = await sizeAndBuild();
-  const rows = [...build, ...(await coldStarts()), ...(await throughput()), ...(await latency()), ...(await fanOut())];
+  const rows = [...build, ...(await coldStarts()), ...(await throughput()), ...(await latency()), ...(await fanOut()), ...(await deadlines())];
   rows.push(...engine(build.find((r) => r.metric.startsWith("componentize"))!.value));
 
   const table = formatTable(rows);

@@ -1,6 +1,8 @@
 // Packs layout entries into a tar archive whose bytes depend only on the entries:
-// fixed mtime/uid/gid/mode and no user names, so the same component gives the same tarball.
-import { pack } from "tar-stream";
+// fixed mtime/uid/gid/mode and no user names, so the same component gives the same tarball;
+// and reads one file back out of such an archive.
+import { createReadStream } from "node:fs";
+import { extract, pack } from "tar-stream";
 import type { LayoutEntry } from "./layout";
 
 const FIXED_MTIME = new Date(0);
@@ -37,4 +39,28 @@ export async function tarEntries(entries: readonly LayoutEntry[]): Promise<Buffe
   archive.finalize();
   await finished;
   return Buffer.concat(chunks);
+}
+
+/** The bytes of one file of a tar archive on disk (e.g. an image layout's index.json), or undefined. */
+export async function readTarFile(archivePath: string, name: string): Promise<Buffer | undefined> {
+  const reader = extract();
+  let found: Buffer | undefined;
+  const done = new Promise<void>((resolve, reject) => {
+    reader.on("entry", (header, stream, next) => {
+      const chunks: Buffer[] = [];
+      stream.on("data", (chunk: unknown) => {
+        if (header.name === name) chunks.push(chunk as Buffer);
+      });
+      stream.on("end", () => {
+        if (header.name === name) found = Buffer.concat(chunks);
+        next();
+      });
+      stream.on("error", reject);
+    });
+    reader.on("finish", resolve);
+    reader.on("error", reject);
+  });
+  createReadStream(archivePath).on("error", (error) => reader.destroy(error)).pipe(reader);
+  await done;
+  return found;
 }

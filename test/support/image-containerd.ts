@@ -1,31 +1,45 @@
-// A throwaway containerd (Debian's package) on a private socket and temp root/state dirs,
-// to check that `ctr images import` accepts the tarball and names the image as the
-// manifests expect. Only the content and metadata plugins matter; CRI and the snapshotters
-// that probe the host are disabled so it starts in ~0.1 s, as root.
+// A throwaway containerd on a private socket and temp root/state dirs, to check that
+// `ctr images import` / `ctr images pull` accept the image and name it as the manifests
+// expect. Two builds are driven: Debian's containerd 1.6 (containerd, ctr) and the 2.0 line
+// k3s embeds (containerd2, ctr2 from scripts/install-tools.sh). Only the content, metadata,
+// image, snapshot and transfer plugins matter; CRI and the snapshotters that probe the host
+// are disabled so it starts in a fraction of a second, as root.
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
+export interface ContainerdBinaries {
+  /** Absolute paths (test/support/kube-tools.ts finds them). */
+  readonly containerd: string;
+  readonly ctr: string;
+}
+
 export interface PrivateContainerd {
   readonly socket: string;
-  /** Runs `ctr --address <socket> <args>`; throws with stderr on failure. */
+  /** `containerd --version`, e.g. "containerd github.com/containerd/containerd 1.6.20~ds1 ...". */
+  readonly version: string;
+  /** The major version (1 or 2): the config format and ctr's flags differ. */
+  readonly major: number;
+  /** Runs `ctr --address <socket> <args>`; throws with stderr (and containerd's log) on failure. */
   ctr(args: readonly string[]): string;
+  /** The same, stdout as bytes (e.g. `content get` of a layer). */
+  ctrBytes(args: readonly string[]): Buffer;
   stop(): Promise<void>;
 }
 
-function configToml(dir: string, socket: string): string {
+function configToml(major: number, dir: string, socket: string): string {
+  // containerd 2 split CRI into several plugins and reads config version 3.
+  const disabled =
+    major >= 2
+      ? ["io.containerd.grpc.v1.cri", "io.containerd.cri.v1.images", "io.containerd.cri.v1.runtime", "io.containerd.podsandbox.controller.v1.podsandbox", "io.containerd.sandbox.controller.v1.shim"]
+      : ["io.containerd.grpc.v1.cri", "io.containerd.snapshotter.v1.aufs"];
+  disabled.push("io.containerd.snapshotter.v1.btrfs", "io.containerd.snapshotter.v1.zfs", "io.containerd.snapshotter.v1.devmapper");
   return [
-    "version = 2",
+    `version = ${major >= 2 ? 3 : 2}`,
     `root = "${join(dir, "root")}"`,
     `state = "${join(dir, "state")}"`,
-    "disabled_plugins = [",
-    '  "io.containerd.grpc.v1.cri",',
-    '  "io.containerd.snapshotter.v1.btrfs",',
-    '  "io.containerd.snapshotter.v1.zfs",',
-    '  "io.containerd.snapshotter.v1.devmapper",',
-    '  "io.containerd.snapshotter.v1.aufs",',
-    "]",
+    `disabled_plugins = [${disabled.map((plugin) => `"${plugin}"`).join(", ")}]`,
     "[grpc]",
     `  address = "${socket}"`,
     "[ttrpc]",
@@ -42,14 +56,18 @@ async function waitFor(condition: () => boolean, timeoutMs: number, what: string
   }
 }
 
-export async function startPrivateContainerd(): Promise<PrivateContainerd> {
+export async function startPrivateContainerd(binaries: ContainerdBinaries): Promise<PrivateContainerd> {
+  const version = spawnSync(binaries.containerd, ["--version"], { encoding: "utf8" }).stdout.trim();
+  const major = Number(/\sv?(\d+)\.\d+\.\d+/.exec(version)?.[1]);
+  if (!Number.isInteger(major)) throw new Error(`cannot tell the version of ${binaries.containerd}: "${version}"`);
+
   // Short base path: unix socket paths are limited to 108 bytes.
   const dir = mkdtempSync(join(tmpdir(), "wp-ctrd-"));
   const socket = join(dir, "containerd.sock");
   const configPath = join(dir, "config.toml");
-  writeFileSync(configPath, configToml(dir, socket));
+  writeFileSync(configPath, configToml(major, dir, socket));
 
-  const child: ChildProcess = spawn("containerd", ["--config", configPath, "--log-level", "warn"], {
+  const child: ChildProcess = spawn(binaries.containerd, ["--config", configPath, "--log-level", "warn"], {
     stdio: ["ignore", "ignore", "pipe"],
   });
   let log = "";
@@ -75,20 +93,22 @@ export async function startPrivateContainerd(): Promise<PrivateContainerd> {
     throw error;
   }
 
-  return {
-    socket,
-    ctr(args) {
-      const result = spawnSync("ctr", ["--address", socket, ...args], { encoding: "utf8" });
-      if (result.status !== 0) {
-        throw new Error(`ctr ${args.join(" ")} failed (exit ${result.status}):\n${result.stderr}\ncontainerd log:\n${log}`);
-      }
-      return result.stdout;
-    },
-    stop,
+  const ctrBytes = (args: readonly string[]): Buffer => {
+    const result = spawnSync(binaries.ctr, ["--address", socket, ...args], { maxBuffer: 256 * 2 ** 20 });
+    if (result.status !== 0) {
+      throw new Error(`ctr ${args.join(" ")} failed (exit ${result.status}):\n${result.stderr.toString()}\ncontainerd log:\n${log}`);
+    }
+    return result.stdout;
   };
+  return { socket, version, major, ctr: (args) => ctrBytes(args).toString("utf8"), ctrBytes, stop };
 }
 
-export function containerdVersion(): string {
-  const result = spawnSync("containerd", ["--version"], { encoding: "utf8" });
-  return result.stdout.trim();
+/** `ctr images ls` rows as REF, TYPE, DIGEST, ..., PLATFORMS columns. */
+export function listImages(containerd: PrivateContainerd, namespace: string): { ref: string; type: string; digest: string; row: string }[] {
+  const [header, ...rows] = containerd.ctr(["-n", namespace, "images", "ls"]).trim().split("\n");
+  if (!/^REF\s+TYPE\s+DIGEST\s+SIZE\s+PLATFORMS/.test(header ?? "")) throw new Error(`unexpected ctr images ls header: ${header}`);
+  return rows.map((row) => {
+    const [ref, type, digest] = row.split(/\s+/);
+    return { ref: ref!, type: type!, digest: digest!, row };
+  });
 }

@@ -1,5 +1,6 @@
-// Renders a kustomize overlay with `kubectl kustomize` and checks every object against the
-// Kubernetes OpenAPI schema (kubernetes-models, offline).
+// Renders kustomize overlays with the kustomize CLI (`kustomize build`, found by
+// scripts/lib/tools.ts) and checks every object against the Kubernetes OpenAPI schema
+// (kubernetes-models, offline).
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { Deployment } from "kubernetes-models/apps/v1/Deployment";
@@ -7,23 +8,47 @@ import { NetworkPolicy } from "kubernetes-models/networking.k8s.io/v1/NetworkPol
 import { Service } from "kubernetes-models/v1/Service";
 import { parseAllDocuments } from "yaml";
 import { ROOT } from "../../scripts/lib/build";
+import { findTool } from "../../scripts/lib/tools";
 
 export interface KubeObject {
   apiVersion: string;
   kind: string;
-  metadata: { name: string; labels?: Record<string, string> };
+  metadata: { name: string; labels?: Record<string, string>; annotations?: Record<string, string> };
   // The rest is checked by the schema validation; tests read it as plain data.
   [field: string]: unknown;
 }
 
-export function renderOverlay(overlay: string): KubeObject[] {
-  const dir = join(ROOT, "kustomize/overlays", overlay);
-  const result = spawnSync("kubectl", ["kustomize", dir], { encoding: "utf8" });
-  if (result.status !== 0) throw new Error(`kubectl kustomize ${dir} failed:\n${result.stderr}`);
-  return parseAllDocuments(result.stdout).map((doc) => {
-    if (doc.errors.length > 0) throw new Error(`rendered YAML of ${overlay}: ${doc.errors[0]?.message}`);
+function kustomize(): string {
+  const path = findTool("kustomize");
+  if (!path) throw new Error("kustomize not found (scripts/install-tools.sh installs it)");
+  return path;
+}
+
+/** Parses a multi-document YAML stream (what `kustomize build` prints) into objects. */
+export function parseObjects(yaml: string, what: string): KubeObject[] {
+  return parseAllDocuments(yaml).map((doc) => {
+    if (doc.errors.length > 0) throw new Error(`rendered YAML of ${what}: ${doc.errors[0]?.message}`);
     return doc.toJSON() as KubeObject;
   });
+}
+
+/** `kustomize build <dir>`, parsed. */
+export function renderKustomization(dir: string): KubeObject[] {
+  const result = spawnSync(kustomize(), ["build", dir], { encoding: "utf8" });
+  if (result.status !== 0) throw new Error(`kustomize build ${dir} failed:\n${result.stderr}`);
+  return parseObjects(result.stdout, dir);
+}
+
+/** One of kustomize/overlays/<overlay>, rendered. */
+export function renderOverlay(overlay: string): KubeObject[] {
+  return renderKustomization(join(ROOT, "kustomize/overlays", overlay));
+}
+
+/** Runs `kustomize <args>` in `cwd` (e.g. `edit set image`); throws with stderr on failure. */
+export function runKustomize(args: readonly string[], cwd: string): string {
+  const result = spawnSync(kustomize(), args, { cwd, encoding: "utf8" });
+  if (result.status !== 0) throw new Error(`kustomize ${args.join(" ")} failed:\n${result.stderr}`);
+  return result.stdout;
 }
 
 const VALIDATORS: Record<string, (object: KubeObject) => void> = {

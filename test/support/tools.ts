@@ -1,28 +1,65 @@
-// A tool a suite needs (wasmtime, kustomize, containerd, chromium, ...): found in
-// scripts/install-tools.sh's folder or on the PATH. Missing on a laptop: the suite
-// skips, saying why. Missing under CI=true, where .ci/run installs every tool: a
-// test named after the tool fails, so a broken CI setup can never pass by skipping.
+// Whether the external tools a suite drives are installed, and what to do when one is not:
+// skip visibly on a developer machine; under CI=true fail, naming the tool, because .ci/run
+// installs every one of them (scripts/install-tools.sh), so a missing tool there is a broken
+// setup that must not pass by skipping. Tools are found as scripts/lib/tools.ts finds them:
+// ~/.cache/wasm-pods-tools/bin first, then the PATH.
 import { it } from "vitest";
 import { findTool } from "../../scripts/lib/tools";
 
 export const IN_CI = process.env.CI === "true";
 
-/** Call at the top level of a test file. Returns the tool's path, or undefined (and registers the skip or failure). */
-export function requireTool(name: string, hint: string): string | undefined {
-  const path = findTool(name);
-  if (path) return path;
-  const reason = `${name} not found (${hint})`;
-  if (IN_CI) {
-    it(`${name} is installed (required when CI=true)`, () => {
-      throw new Error(`CI=true but ${reason}`);
-    });
-  } else {
-    console.warn(`SKIPPED: ${reason}`);
-  }
-  return undefined;
+export interface ToolCheck {
+  readonly available: boolean;
+  /** Why the suite is skipped, for titles and warnings; "" when available. */
+  readonly reason: string;
+  /** Absolute path of each tool found, by command name. */
+  readonly paths: Readonly<Record<string, string>>;
 }
 
-/** A suite title that carries the skip reason, so the skip shows in the report. */
-export function titled(title: string, tool: string | undefined, name: string): string {
-  return tool ? title : `${title} [SKIPPED: ${name} not installed]`;
+export function checkTools(commands: readonly string[], hint: string): ToolCheck {
+  const paths: Record<string, string> = {};
+  const missing: string[] = [];
+  for (const command of commands) {
+    const path = findTool(command);
+    if (path) paths[command] = path;
+    else missing.push(command);
+  }
+  if (missing.length === 0) return { available: true, reason: "", paths };
+  return { available: false, reason: `${missing.join(", ")} not found (${hint})`, paths };
 }
+
+/** Title for a suite: names the reason when it is skipped, so the skip shows in the report. */
+export function suiteTitle(title: string, check: ToolCheck): string {
+  return check.available ? title : `${title} [SKIPPED: ${check.reason}]`;
+}
+
+/**
+ * Call at a test file's top level. When a tool is missing it warns and, under CI=true,
+ * registers a failing test that names it. Returns the check, for `describe.skipIf`.
+ */
+export function requireTools(suite: string, commands: readonly string[], hint: string): ToolCheck {
+  const check = checkTools(commands, hint);
+  if (!check.available) {
+    console.warn(`${suite}: ${IN_CI ? "FAILING (CI=true)" : "skipped"}: ${check.reason}`);
+    if (IN_CI) {
+      it(`${suite} needs ${commands.join(", ")} (CI=true)`, () => {
+        throw new Error(`CI=true but ${check.reason}`);
+      });
+    }
+  }
+  return check;
+}
+
+/** The path of a tool `requireTools` found; throws when called for a missing one. */
+export function toolPath(check: ToolCheck, command: string): string {
+  const path = check.paths[command];
+  if (!path) throw new Error(`${command} was not found: ${check.reason}`);
+  return path;
+}
+
+/**
+ * The margin a time bound in a test allows over what it bounds: enough for a 2-core
+ * machine running the suite with a core busy elsewhere, far below what a hang or a
+ * queue (a second timeout) would take. The tight targets live in `npm run bench`.
+ */
+export const BUSY_MACHINE_MARGIN_MS = 1_000;

@@ -1,0 +1,108 @@
+// `npm run dev`: the topology of `npm start`, plus a watch on src/ and wit/. A
+// change is rebuilt (debounced, off this process's event loop, so the Services
+// keep serving) into a build folder of its own, then every Deployment is rolled
+// to it (Cluster.rollout: maxSurge 1, maxUnavailable 0). A build that fails is
+// printed and changes nothing: the running pods keep serving.
+import { spawn } from "node:child_process";
+import { type FSWatcher, mkdirSync, rmSync, watch } from "node:fs";
+import { join } from "node:path";
+import type { Cluster, LogEntry } from "./cluster";
+
+export interface DevOptions {
+  /** The project to watch and build (the repository; a test gives a scratch copy). */
+  root: string;
+  log: (entry: LogEntry) => void;
+  /** Quiet time after the last change before a build starts. */
+  debounceMs?: number;
+}
+
+export interface DevLoop {
+  /** Resolves when the build and rollout in progress (if any) are over. */
+  idle(): Promise<void>;
+  close(): void;
+}
+
+/** How many finished builds stay on disk: the running one and the one before it. */
+const KEEP_BUILDS = 2;
+
+/** ./build.sh into `dist`; resolves with its output, rejects with it when the build fails. */
+function build(root: string, dist: string): Promise<string> {
+  return new Promise((resolveBuild, reject) => {
+    const child = spawn(join(root, "build.sh"), [], { cwd: root, env: { ...process.env, DIST: dist }, stdio: ["ignore", "pipe", "pipe"] });
+    let output = "";
+    child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()));
+    child.once("error", (error) => reject(new Error(error.message)));
+    child.once("exit", (code) => (code === 0 ? resolveBuild(output) : reject(new Error(output.trim() || `build.sh exited ${code}`))));
+  });
+}
+
+export function watchAndRoll(cluster: Cluster, options: DevOptions): DevLoop {
+  const say = (message: string) => options.log({ kind: "rollout", message });
+  const builds = join(options.root, "dist/builds");
+  let generation = 1; // the build npm start began with
+  const kept: string[] = [];
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let running: Promise<void> | undefined;
+  let pending = false;
+
+  const cycle = async () => {
+    generation++;
+    const label = `build ${generation}`;
+    const dist = join(builds, String(generation));
+    mkdirSync(dist, { recursive: true });
+    say(`change seen: ${label} into ${dist}`);
+    const started = performance.now();
+    try {
+      await build(options.root, dist);
+    } catch (error) {
+      rmSync(dist, { recursive: true, force: true });
+      const lines = (error instanceof Error ? error.message : String(error)).split("\n");
+      say(`${label} failed; the running pods keep serving. Its last lines:\n${lines.slice(-15).join("\n")}`);
+      return;
+    }
+    const prepared = await cluster.runtime.prepare(join(dist, "wasm-pods.wasm"));
+    say(`${label} ready in ${((performance.now() - started) / 1000).toFixed(1)} s; rolling out`);
+    if (await cluster.rollout(prepared, label)) {
+      kept.push(dist);
+      while (kept.length > KEEP_BUILDS) rmSync(kept.shift()!, { recursive: true, force: true });
+    }
+  };
+
+  // One cycle at a time; changes during a cycle make one more.
+  const trigger = () => {
+    if (running) {
+      pending = true;
+      return;
+    }
+    running = cycle()
+      .catch((error: unknown) => say(`rollout failed: ${error instanceof Error ? error.message : String(error)}`))
+      .finally(() => {
+        running = undefined;
+        if (pending) {
+          pending = false;
+          trigger();
+        }
+      });
+  };
+
+  const onChange = () => {
+    clearTimeout(timer);
+    timer = setTimeout(() => {
+      timer = undefined;
+      trigger();
+    }, options.debounceMs ?? 300);
+  };
+  const watchers: FSWatcher[] = ["src", "wit"].map((dir) => watch(join(options.root, dir), { recursive: true }, onChange));
+  say(`watching ${join(options.root, "src")} and ${join(options.root, "wit")}: a saved change is rebuilt and rolled out`);
+
+  return {
+    async idle() {
+      while (running || timer) await new Promise((resolveTick) => setTimeout(resolveTick, 50));
+    },
+    close() {
+      clearTimeout(timer);
+      for (const watcher of watchers) watcher.close();
+    },
+  };
+}
