@@ -74,6 +74,9 @@ describe("the jco pod host", () => {
   });
 
   it("a stalled downstream call is closed once the guest has answered, not left open", async () => {
+    const answers = await Promise.all([1, 2, 3].map(() => fetch(`${stalledSplitter.url}/split/Sam,Po`).then((res) => res.status)));
+    expect(answers).toEqual([504, 504, 504]);
+    expect(greeters.stall!.requests.length).toBeGreaterThanOrEqual(6);
     const closed = await pollUntil(() => greeters.stall!.openConnections() === 0, 5_000);
     expect(closed, `${greeters.stall!.openConnections()} connections to the stalled greeter still open`).toBe(true);
     expect(sum(await statsOf(stalledSplitter), "openRequests")).toBe(0);

@@ -72,6 +72,8 @@ export async function startTestGreeter(behaviour: Behaviour, servedBy = `test-gr
       case "endless": {
         res.writeHead(200, { "content-type": "text/plain" });
         const chunk = Buffer.alloc(16 * 1024, "a");
+        // More than any cap at once, then more for as long as the connection lasts.
+        res.write(Buffer.alloc(128 * 1024, "a"));
         const timer = setInterval(() => res.write(chunk), 5);
         timers.add(timer);
         res.once("close", () => {
