@@ -73,6 +73,8 @@ export interface KubeletOptions {
   /** The container's env from its Deployment. */
   env: Record<string, string>;
   slots: number;
+  /** jco: requests a slot serves before it is replaced. */
+  recycleAfter?: number;
   runtime: Runtime;
   /** The build this pod runs (default: dist/'s). */
   build?: Build;
@@ -200,6 +202,7 @@ export class Kubelet {
       host: this.options.host,
       env: this.options.env,
       slots: this.options.slots,
+      recycleAfter: this.options.recycleAfter,
       build: this.options.build,
     });
     this.current = pod;

@@ -33,8 +33,8 @@ export function runtimeFor(kind: "local-jco" | "local-wasmtime"): Runtime {
   return runtime;
 }
 
-/** Slots per role, as npm start runs them. */
-const slotsOf = (role: string | undefined) => DEPLOYMENTS.find((d) => d.role === role)?.slots ?? 1;
+/** Slots and slot lifetime per role, as npm start runs them. */
+const deploymentOf = (role: string | undefined) => DEPLOYMENTS.find((d) => d.role === role);
 
 /** One pod of `kind` with `env` (ROLE, GREETER_URL, ...); resolves once it listens. */
 export async function startHost(kind: HostKind, env: Record<string, string>): Promise<RunningHost> {
@@ -54,7 +54,14 @@ export async function startHost(kind: HostKind, env: Record<string, string>): Pr
     await waitFor200(`${url}/healthz`, { timeoutMs: 30_000, gaveUp: () => (group.running ? undefined : "native pod exited") });
     return { url, stop: () => group.stop() };
   }
-  const pod = runtimeFor(kind).launch({ name: env.POD_NAME ?? env.ROLE ?? "pod", host: "127.0.0.1", env, slots: slotsOf(env.ROLE) });
+  const deployment = deploymentOf(env.ROLE);
+  const pod = runtimeFor(kind).launch({
+    name: env.POD_NAME ?? env.ROLE ?? "pod",
+    host: "127.0.0.1",
+    env,
+    slots: deployment?.slots ?? 1,
+    recycleAfter: deployment?.recycleAfter,
+  });
   const url = `http://127.0.0.1:${await pod.port}`;
   return { url, stop: () => pod.group.stop() };
 }

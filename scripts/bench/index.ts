@@ -82,6 +82,21 @@ async function sizeAndBuild(): Promise<Row[]> {
   }
 }
 
+/** scripts/bench/empty-component.ts as a component, precompiled for wasmtime; returns the .cwasm. */
+async function buildEmptyComponent(dir: string): Promise<string> {
+  const bundle = join(dir, "empty.js");
+  const component = join(dir, "empty.wasm");
+  const esbuild = spawnSync(
+    join(ROOT, "node_modules/.bin/esbuild"),
+    ["scripts/bench/empty-component.ts", "--bundle", "--format=esm", "--platform=neutral", "--external:wasi:*", "--log-level=warning", `--outfile=${bundle}`],
+    { cwd: ROOT, stdio: "inherit" },
+  );
+  if (esbuild.status !== 0) throw new Error("bundling the empty component failed");
+  const componentize = spawnSync(join(ROOT, "node_modules/.bin/tsx"), ["scripts/componentize.ts", bundle, component], { cwd: ROOT, stdio: "ignore" });
+  if (componentize.status !== 0) throw new Error("componentizing the empty component failed");
+  return (await runtimeFor("local-wasmtime").prepare(component)).artifact;
+}
+
 async function coldStarts(): Promise<Row[]> {
   log(`== cold start: spawn to first 200, median of ${COLD_STARTS}`);
   const measure = async (kind: HostKind) => {
@@ -164,13 +179,20 @@ const THROUGHPUT_HOSTS: HostKind[] = ["native", "jco-serve", "local-jco", "local
  * Rounds are interleaved across hosts (round 1 of each, then round 2 of each, ...)
  * so drift in the machine's load hits every host alike; medians of the rounds.
  */
-async function throughputOf(role: "greeter" | "splitter"): Promise<Record<HostKind, RoundResult>> {
+async function throughputOf(role: "greeter" | "splitter", empty?: string): Promise<Record<HostKind | "empty", RoundResult>> {
   const hosts: { stop(): Promise<void>; url: string }[] = [];
+  const kinds: (HostKind | "empty")[] = [...THROUGHPUT_HOSTS, ...(empty ? (["empty"] as const) : [])];
   try {
     for (const kind of THROUGHPUT_HOSTS) hosts.push(await startRole(kind, role));
-    const rounds = new Map<HostKind, RoundResult[]>(THROUGHPUT_HOSTS.map((kind) => [kind, []]));
+    if (empty) {
+      const pod = runtimeFor("local-wasmtime").launch({ name: "empty", host: "127.0.0.1", env: {}, slots: 1, build: { component: "", artifact: empty } });
+      const url = `http://127.0.0.1:${await pod.port}/`;
+      await waitFor200(url, { timeoutMs: 30_000 });
+      hosts.push({ url, stop: () => pod.group.stop() });
+    }
+    const rounds = new Map<HostKind | "empty", RoundResult[]>(kinds.map((kind) => [kind, []]));
     for (let round = 0; round <= ROUNDS; round++) {
-      for (const [i, kind] of THROUGHPUT_HOSTS.entries()) {
+      for (const [i, kind] of kinds.entries()) {
         // Round 0 is each host's warm-up.
         const seconds = round === 0 ? LOAD.warmupSeconds : LOAD.seconds;
         const result = await runLoad({ ...LOAD, seconds, rounds: 1, warmupSeconds: 0, url: hosts[i]!.url });
@@ -178,11 +200,12 @@ async function throughputOf(role: "greeter" | "splitter"): Promise<Record<HostKi
         if (round > 0) rounds.get(kind)!.push(result.median);
       }
     }
-    const medians = {} as Record<HostKind, RoundResult>;
-    for (const kind of THROUGHPUT_HOSTS) {
+    const medians = {} as Record<HostKind | "empty", RoundResult>;
+    for (const kind of kinds) {
       const results = rounds.get(kind)!;
       medians[kind] = summarize(results);
-      log(`   ${role} on ${HOST_LABELS[kind]}: ${results.map((r) => r.rps.toFixed(0)).join(", ")} req/s; p99 ${medians[kind].p99} ms`);
+      const label = kind === "empty" ? "an empty component on wasmtime 27" : HOST_LABELS[kind];
+      log(`   ${role} on ${label}: ${results.map((r) => r.rps.toFixed(0)).join(", ")} req/s; p99 ${medians[kind].p99} ms`);
     }
     return medians;
   } finally {
@@ -190,11 +213,12 @@ async function throughputOf(role: "greeter" | "splitter"): Promise<Record<HostKi
   }
 }
 
-async function throughput(): Promise<Row[]> {
+async function throughput(emptyComponent: string): Promise<Row[]> {
   const rows: Row[] = [];
   for (const role of ["greeter", "splitter"] as const) {
     log(`== ${role} throughput: ${LOAD.connections} connections, warm-up ${LOAD.warmupSeconds} s, median of ${ROUNDS} interleaved rounds of ${LOAD.seconds} s`);
-    const { native, "jco-serve": jco, "local-jco": local, "local-wasmtime": wasmtime } = await throughputOf(role);
+    const medians = await throughputOf(role, role === "greeter" ? emptyComponent : undefined);
+    const { native, "jco-serve": jco, "local-jco": local, "local-wasmtime": wasmtime } = medians;
     const section = `${role} load`;
     rows.push(
       withTarget(
@@ -217,6 +241,8 @@ async function throughput(): Promise<Row[]> {
           wasmRatio >= 3,
           `${wasmRatio.toFixed(2)}x`,
         ),
+        // The engine's ceiling: a fresh StarlingMonkey instance per request, whatever the handler does.
+        row(section, "wasmtime req/s", wasmtime.rps, "req/s", { label: "an empty component on wasmtime", value: medians.empty.rps }),
       );
     } else {
       rows.push(row(section, "wasmtime req/s", wasmtime.rps, "req/s", { label: "local host (jco)", value: local.rps }));
@@ -393,7 +419,14 @@ async function main() {
   log(`wasm-pods benchmark on ${machine.cpus} x ${machine.cpuModel}, Node ${machine.node}`);
 
   const build = await sizeAndBuild();
-  const rows = [...build, ...(await coldStarts()), ...(await throughput()), ...(await latency()), ...(await fanOut()), ...(await deadlines())];
+  const scratch = mkdtempSync(join(tmpdir(), "wasm-pods-empty-"));
+  let rows: Row[];
+  try {
+    const emptyComponent = await buildEmptyComponent(scratch);
+    rows = [...build, ...(await coldStarts()), ...(await throughput(emptyComponent)), ...(await latency()), ...(await fanOut()), ...(await deadlines())];
+  } finally {
+    rmSync(scratch, { recursive: true, force: true });
+  }
   rows.push(...engine(build.find((r) => r.metric.startsWith("componentize"))!.value));
 
   const table = formatTable(rows);
