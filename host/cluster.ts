@@ -14,8 +14,10 @@ import { COMPONENT, ensureBuilt } from "../scripts/lib/build";
 import { pollUntil } from "../scripts/lib/wait";
 import { type BackoffPolicy, Kubelet, type PodEvent, type Probes } from "./kubelet";
 import { portHolder } from "./processes";
-import { type Build, hostPort, type Runtime } from "./runtimes";
+import { hostPort } from "./proxy";
+import type { Build, Runtime } from "./runtimes";
 import { createService, type RequestRecord, type Service } from "./service";
+import { errorText } from "../scripts/lib/errors";
 
 /** The probes of kustomize/base/deployment.yaml (both roles share them). */
 export const PROBES: Probes = {
@@ -216,7 +218,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     if (options.build && ensureBuilt([COMPONENT]).built) buildMs = performance.now() - buildStarted;
   } catch (error) {
     await closeNetwork();
-    throw new StartError(error instanceof Error ? error.message : String(error));
+    throw new StartError(errorText(error));
   }
 
   let build: Build;
@@ -224,7 +226,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     build = await options.runtime.prepare();
   } catch (error) {
     await closeNetwork();
-    throw new StartError(error instanceof Error ? error.message : String(error));
+    throw new StartError(errorText(error));
   }
   /** Pod names as `<deployment>-<n>`, n counting up over rollouts (k8s adds a ReplicaSet hash instead). */
   const podCount = new Map<string, number>();
@@ -309,8 +311,4 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     rollout,
     stop,
   };
-}
-
-function errorText(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

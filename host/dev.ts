@@ -7,6 +7,7 @@ import { spawn } from "node:child_process";
 import { type FSWatcher, mkdirSync, rmSync, watch } from "node:fs";
 import { join } from "node:path";
 import type { Cluster, LogEntry } from "./cluster";
+import { errorText } from "../scripts/lib/errors";
 
 export interface DevOptions {
   /** The project to watch and build (the repository; a test gives a scratch copy). */
@@ -57,7 +58,7 @@ export function watchAndRoll(cluster: Cluster, options: DevOptions): DevLoop {
       await build(options.root, dist);
     } catch (error) {
       rmSync(dist, { recursive: true, force: true });
-      const lines = (error instanceof Error ? error.message : String(error)).split("\n");
+      const lines = errorText(error).split("\n");
       say(`${label} failed; the running pods keep serving. Its last lines:\n${lines.slice(-15).join("\n")}`);
       return;
     }
@@ -76,7 +77,7 @@ export function watchAndRoll(cluster: Cluster, options: DevOptions): DevLoop {
       return;
     }
     running = cycle()
-      .catch((error: unknown) => say(`rollout failed: ${error instanceof Error ? error.message : String(error)}`))
+      .catch((error: unknown) => say(`rollout failed: ${errorText(error)}`))
       .finally(() => {
         running = undefined;
         if (pending) {

@@ -4,7 +4,8 @@
 // it is not ready, restart it when it dies or its liveness probe fails
 // (`restartPolicy: Always`, with the kubelet's doubling backoff), and stop it.
 import { request } from "node:http";
-import { type Build, hostPort, type PodProcess, type Runtime } from "./runtimes";
+import { hostPort } from "./proxy";
+import type { Build, PodProcess, Runtime } from "./runtimes";
 import type { Endpoint } from "./service";
 
 /** A probe as in the pod spec (seconds), see kustomize/base/deployment.yaml. */

@@ -25,7 +25,8 @@ import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import { getHeapStatistics } from "node:v8";
 import { isMainThread, parentPort, Worker, workerData } from "node:worker_threads";
-import { forward } from "./proxy";
+import { forward, hostPort } from "./proxy";
+import { errorText } from "../scripts/lib/errors";
 
 /** Above the longest answer a healthy guest can take (GREETER_TIMEOUT_MS is at most 60 s): a slot still busy then is stuck. */
 const SLOT_DEADLINE_MS = 65_000;
@@ -37,7 +38,7 @@ const DRAIN_MS = 5_000;
 interface SlotData {
   slot: true;
   modulePath: string;
-  /** The component's core modules, compiled once by the main thread and shared (compiling 13 MB per slot would multiply start-up CPU). */
+  /** The component's core modules, compiled once by the main thread and shared (compiling the component in every slot would multiply start-up CPU). */
   compiled: Map<string, WebAssembly.Module>;
   guardModule: string;
 }
@@ -141,7 +142,7 @@ function watchBody(request: IncomingRequest) {
       try {
         request.consume().stream()[symbolDispose]!();
       } catch (error) {
-        console.error(`pod: could not release a request body: ${error instanceof Error ? error.message : String(error)}`);
+        console.error(`pod: could not release a request body: ${errorText(error)}`);
       }
     },
   };
@@ -310,7 +311,7 @@ class SlotPool {
 
 /** A pod that cannot start a slot is broken: exit, and let the kubelet restart it. */
 function exitOnSlotFailure(error: unknown): void {
-  console.error(`pod: cannot start a slot: ${error instanceof Error ? error.message : String(error)}`);
+  console.error(`pod: cannot start a slot: ${errorText(error)}`);
   process.exit(1);
 }
 
@@ -386,7 +387,7 @@ async function main(): Promise<void> {
   });
   // The kubelet reads the port from this line (port 0 = the kernel's choice).
   const bound = (server.address() as AddressInfo).port;
-  const where = host.includes(":") ? `[${host}]:${bound}` : `${host}:${bound}`;
+  const where = hostPort(host, bound);
   console.error(`pod ${process.env.POD_NAME ?? ""} (${process.env.ROLE ?? "no ROLE"}) listening on ${where}, ${options.slots} slot(s)`);
 
   let stopping = false;
@@ -418,7 +419,7 @@ if (asSlot) {
   void runSlot(workerData as SlotData);
 } else if (isMainThread && import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
   main().catch((error: unknown) => {
-    console.error(`pod: ${error instanceof Error ? error.message : String(error)}`);
+    console.error(`pod: ${errorText(error)}`);
     process.exit(1);
   });
 }

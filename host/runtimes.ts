@@ -11,6 +11,7 @@ import { COMPONENT, ROOT } from "../scripts/lib/build";
 import { findTool } from "../scripts/lib/tools";
 import type { PodStats } from "./pod";
 import { type Group, rssKb, spawnGroup } from "./processes";
+import { hostPort } from "./proxy";
 
 export type RuntimeName = "jco" | "wasmtime";
 
@@ -97,10 +98,6 @@ function run(command: string, args: string[], what: string): Promise<void> {
   });
 }
 
-/** host:port, with IPv6 addresses in brackets: the one formatter for addresses. */
-export function hostPort(host: string, port: number): string {
-  return host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
-}
 
 // ---------------------------------------------------------------------------
 
@@ -108,7 +105,7 @@ export const JCO_DIR = join(ROOT, "dist/host");
 /** Where jco transpiles a component: dist/host/ for dist/, <its folder>/host/ for another build. */
 const transpiledFor = (component: string) => join(dirname(component), "host", "wasm-pods.js");
 export const POD_HOST = join(JCO_DIR, "pod.mjs");
-const POD_HOST_SOURCES = ["host/pod.ts", "host/proxy.ts", "host/io-guard.mjs"].map((path) => join(ROOT, path));
+const POD_HOST_SOURCES = ["host/pod.ts", "host/proxy.ts", "host/io-guard.mjs", "scripts/lib/errors.ts"].map((path) => join(ROOT, path));
 
 function packageVersion(name: string): string {
   const file = join(ROOT, "node_modules", name, "package.json");

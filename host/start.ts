@@ -10,6 +10,7 @@ import { ROOT } from "../scripts/lib/build";
 import { watchAndRoll } from "./dev";
 import { killAllGroupsNow, watchParent } from "./processes";
 import { type RuntimeName, runtimeNamed } from "./runtimes";
+import { errorText } from "../scripts/lib/errors";
 
 export interface StartOptions {
   splitterPort: number;
@@ -58,7 +59,7 @@ export function parseStartOptions(argv: readonly string[], env: Env = {}): { ok:
       allowPositionals: false,
     }));
   } catch (error) {
-    return { ok: false, error: `${error instanceof Error ? error.message : String(error)} (see --help)` };
+    return { ok: false, error: `${errorText(error)} (see --help)` };
   }
   const text = (flag: string, envName: string) => (values[flag] as string | undefined) ?? env[envName];
 
@@ -84,11 +85,6 @@ function parsePort(raw: string | undefined, fallback: number, what: string): num
   if (raw === undefined || raw.trim() === "") return fallback;
   const port = /^\d{1,5}$/.test(raw.trim()) ? Number(raw.trim()) : NaN;
   return port >= 0 && port <= 65535 ? port : `${what} must be a whole number from 0 to 65535, got "${raw}"`;
-}
-
-/** The one way `npm start` reports an error: one line, no stack. */
-export function errorLine(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }
 
 function fail(message: string, code: number): never {
@@ -143,7 +139,7 @@ async function main(): Promise<void> {
       },
     });
   } catch (error) {
-    fail(errorLine(error), 1);
+    fail(errorText(error), 1);
   }
   if (stopping) return;
   const onWasmtime = runtime.name === "wasmtime";

@@ -3,7 +3,7 @@
 // without Unicode property escapes: /\p{L}/u fails there at load time, so the
 // rules carry the ranges Node's ICU knows. test/unicode-tables.test.ts checks the
 // committed table against this Node, code point by code point.
-// Usage: npm run gen:unicode
+// Usage: npx tsx scripts/gen-unicode-tables.ts
 import { writeFile } from "node:fs/promises";
 
 export function rangesOf(pattern: RegExp): number[] {

@@ -14,6 +14,7 @@ import { killAllGroupsNow } from "../host/processes";
 import { runtimeNamed } from "../host/runtimes";
 import { ROOT } from "./lib/build";
 import { type LoadResult, type RoundResult, runLoad } from "./lib/load";
+import { errorText } from "./lib/errors";
 
 const { values: args } = parseArgs({ options: { runtime: { type: "string", default: "jco" } } });
 const RUNTIME = args.runtime === "wasmtime" ? "wasmtime" : "jco";
@@ -28,9 +29,9 @@ const PLAN = { connections: 10, seconds: 8, rounds: 3, maxRequests: 50_000 };
 /**
  * Every target is warmed up, before any is measured, until no pod's RSS grows by
  * more than WARMUP_SETTLED between two warm-up rounds (at most WARMUP_MAX_ROUNDS).
- * A pod grows until its V8 heaps and instance pool reach their working size (a
- * splitter levels off near 285 MB after ~2,500 requests, measured): that is not a
- * leak. A leak never settles, so it shows in the measured rounds anyway.
+ * A pod grows until its V8 heaps reach their working size, and a splitter's slots
+ * until they are replaced: that is not a leak. A leak never settles, so it shows
+ * in the measured rounds anyway.
  */
 const WARMUP = { roundSeconds: 5, settled: 0.02, maxRounds: 8 };
 
@@ -40,10 +41,10 @@ const LEAK_MIN_GROWTH_KB = 15 * 1024;
 /**
  * The sharper check (jco): each slot's preview2-shim tables, after each round. A
  * greeter's must stay at a handful whatever it served (one entry per request was
- * the unread-body leak, ~2 KB each, which RSS hid). A splitter's guest keeps each
+ * the unread-body leak, a few KB each, which RSS hid). A splitter's guest keeps each
  * downstream call's stream, future and pollables until its own GC, which in
- * practice does not run: about 6 entries per name asked, bounded because a slot
- * is replaced every 1000 requests. More than that per request served is a leak.
+ * practice does not run: a few entries per name asked, bounded because a slot
+ * is replaced every few hundred requests. More than that per request served is a leak.
  */
 const MAX_IDLE_ENTRIES = 16;
 const MAX_ENTRIES_PER_NAME = 8;
@@ -263,7 +264,7 @@ for (const signal of ["SIGINT", "SIGTERM"] as const) process.once(signal, () => 
 main().then(
   (code) => process.exit(code),
   (error: unknown) => {
-    console.error(`load: FAIL (${error instanceof Error ? error.message : String(error)})`);
+    console.error(`load: FAIL (${errorText(error)})`);
     process.exit(1);
   },
 );

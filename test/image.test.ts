@@ -12,7 +12,7 @@ import { imageRefFor, normalizeRef } from "../scripts/image/ref";
 import { defaultImageRef, readPackageIdentity } from "../scripts/image/project";
 import { COMPONENT, IMAGE_TARBALL, ROOT } from "../scripts/lib/build";
 import { listImages, startPrivateContainerd, type PrivateContainerd } from "./support/image-containerd";
-import { readTarball, type TarEntry } from "./support/image-tarball";
+import { readTarEntries, type TarEntry } from "../scripts/image/tar";
 import { requireTools, suiteTitle, toolPath, type ToolCheck } from "./support/tools";
 
 const WASM_LAYER = "application/vnd.bytecodealliance.wasm.component.layer.v0+wasm";
@@ -68,7 +68,7 @@ describe("dist/wasm-pods.oci.tar", () => {
   };
 
   beforeAll(async () => {
-    entries = await readTarball(IMAGE_TARBALL);
+    entries = await readTarEntries(IMAGE_TARBALL);
   });
 
   it("holds exactly the layout files, every blob named by its sha256", () => {
@@ -173,7 +173,7 @@ const binariesOf = (check: ToolCheck, containerd: string, ctr: string) => ({ con
 
 let expectedManifestDigest: string;
 beforeAll(async () => {
-  const index = JSON.parse((await readTarball(IMAGE_TARBALL)).get("index.json")!.bytes.toString("utf8"));
+  const index = JSON.parse((await readTarEntries(IMAGE_TARBALL)).get("index.json")!.bytes.toString("utf8"));
   expectedManifestDigest = (index as { manifests: Descriptor[] }).manifests[0]!.digest;
 });
 

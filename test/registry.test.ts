@@ -13,7 +13,7 @@ import { isLoopbackRegistry, parsePushArgs, pushTarget, skopeoArgs } from "../sc
 import { readPackageIdentity } from "../scripts/image/project";
 import { COMPONENT, IMAGE_TARBALL, ROOT } from "../scripts/lib/build";
 import { listImages, startPrivateContainerd, type PrivateContainerd } from "./support/image-containerd";
-import { readTarball } from "./support/image-tarball";
+import { readTarEntries } from "../scripts/image/tar";
 import { requireTools, suiteTitle, toolPath, type ToolCheck } from "./support/tools";
 import { startRegistry, type LocalRegistry } from "./support/registry";
 
@@ -90,7 +90,7 @@ describe.skipIf(!registryTools.available)(suiteTitle("npm run push against a rea
   const ref = () => `${registry.host}/team/wasm-pods:${tag}`;
 
   beforeAll(async () => {
-    const index = JSON.parse((await readTarball(IMAGE_TARBALL)).get("index.json")!.bytes.toString("utf8")) as { manifests: { digest: string }[] };
+    const index = JSON.parse((await readTarEntries(IMAGE_TARBALL)).get("index.json")!.bytes.toString("utf8")) as { manifests: { digest: string }[] };
     expectedDigest = index.manifests[0]!.digest;
     [registry, refusing] = await Promise.all([
       startRegistry(toolPath(registryTools, "docker-registry")),

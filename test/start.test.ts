@@ -99,7 +99,8 @@ function npmStart(args: string[], env: NodeJS.ProcessEnv = process.env) {
   return { child, out, exited };
 }
 
-describe("the npm start command", () => {
+// npm start builds first when dist/ is stale; give each test time for that and its pods.
+describe("the npm start command", { timeout: 90_000 }, () => {
   const started: ChildProcess[] = [];
   let blocker: Server | undefined;
   afterAll(async () => {

@@ -18,6 +18,7 @@ import { waitFor200 } from "../lib/wait";
 import { ratioChartSvg } from "./chart";
 import { coldStartMs, HOST_LABELS, type HostKind, NATIVE_BUNDLE, runtimeFor, startHost } from "./hosts";
 import { formatMarkdown, formatTable, type Row, row, withTarget } from "./report";
+import { errorText } from "../lib/errors";
 
 const OUT_DIR = join(ROOT, "bench");
 const ROUNDS = 3;
@@ -447,6 +448,6 @@ async function main() {
 process.on("exit", killAllGroupsNow);
 for (const signal of ["SIGINT", "SIGTERM"] as const) process.once(signal, () => process.exit(130));
 main().catch((error: unknown) => {
-  console.error(`bench: ${error instanceof Error ? error.message : String(error)}`);
+  console.error(`bench: ${errorText(error)}`);
   process.exit(1);
 });

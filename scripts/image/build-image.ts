@@ -10,6 +10,7 @@ import { COMPONENT, IMAGE_TARBALL, ROOT } from "../lib/build";
 import { buildImageLayout } from "./layout";
 import { projectImageRef, readPackageIdentity } from "./project";
 import { tarEntries } from "./tar";
+import { errorText } from "../lib/errors";
 
 export interface WrittenImage {
   readonly ref: string;
@@ -43,7 +44,7 @@ async function main(args: string[]): Promise<void> {
 
 if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {
   main(process.argv.slice(2)).catch((error: unknown) => {
-    console.error(`build-image: ${error instanceof Error ? error.message : String(error)}`);
+    console.error(`build-image: ${errorText(error)}`);
     process.exit(1);
   });
 }

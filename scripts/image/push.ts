@@ -15,6 +15,7 @@ import { findTool } from "../lib/tools";
 import { defaultImageRef } from "./project";
 import { normalizeRef, type ImageRef } from "./ref";
 import { readTarFile } from "./tar";
+import { errorText } from "../lib/errors";
 
 export class PushError extends Error {
   override name = "PushError";
@@ -215,7 +216,7 @@ async function main(args: readonly string[]): Promise<void> {
 
 if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {
   main(process.argv.slice(2)).catch((error: unknown) => {
-    console.error(`push: ${error instanceof Error ? error.message : String(error)}`);
+    console.error(`push: ${errorText(error)}`);
     process.exit(error instanceof PushError ? error.exitCode : 1);
   });
 }

@@ -2,7 +2,7 @@
 // fixed mtime/uid/gid/mode and no user names, so the same component gives the same tarball;
 // and reads one file back out of such an archive.
 import { createReadStream } from "node:fs";
-import { extract, pack } from "tar-stream";
+import { extract, type Header, pack } from "tar-stream";
 import type { LayoutEntry } from "./layout";
 
 const FIXED_MTIME = new Date(0);
@@ -41,18 +41,26 @@ export async function tarEntries(entries: readonly LayoutEntry[]): Promise<Buffe
   return Buffer.concat(chunks);
 }
 
-/** The bytes of one file of a tar archive on disk (e.g. an image layout's index.json), or undefined. */
-export async function readTarFile(archivePath: string, name: string): Promise<Buffer | undefined> {
+export interface TarEntry {
+  readonly header: Header;
+  readonly bytes: Buffer;
+}
+
+/** Every entry of a tar archive on disk that `wanted` keeps (all by default), by name; a name twice is an error. */
+export async function readTarEntries(archivePath: string, wanted: (name: string) => boolean = () => true): Promise<Map<string, TarEntry>> {
+  const entries = new Map<string, TarEntry>();
   const reader = extract();
-  let found: Buffer | undefined;
   const done = new Promise<void>((resolve, reject) => {
     reader.on("entry", (header, stream, next) => {
       const chunks: Buffer[] = [];
       stream.on("data", (chunk: unknown) => {
-        if (header.name === name) chunks.push(chunk as Buffer);
+        if (wanted(header.name)) chunks.push(chunk as Buffer);
       });
       stream.on("end", () => {
-        if (header.name === name) found = Buffer.concat(chunks);
+        if (wanted(header.name)) {
+          if (entries.has(header.name)) reject(new Error(`duplicate tar entry ${header.name}`));
+          entries.set(header.name, { header, bytes: Buffer.concat(chunks) });
+        }
         next();
       });
       stream.on("error", reject);
@@ -62,5 +70,10 @@ export async function readTarFile(archivePath: string, name: string): Promise<Bu
   });
   createReadStream(archivePath).on("error", (error) => reader.destroy(error)).pipe(reader);
   await done;
-  return found;
+  return entries;
+}
+
+/** The bytes of one file of a tar archive on disk (e.g. an image layout's index.json), or undefined. */
+export async function readTarFile(archivePath: string, name: string): Promise<Buffer | undefined> {
+  return (await readTarEntries(archivePath, (entry) => entry === name)).get(name)?.bytes;
 }

@@ -4,13 +4,15 @@
 // k3s embeds (containerd2, ctr2 from scripts/install-tools.sh). Only the content, metadata,
 // image, snapshot and transfer plugins matter; CRI and the snapshotters that probe the host
 // are disabled so it starts in a fraction of a second, as root.
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { spawnGroup } from "../../host/processes";
+import { pollUntil } from "../../scripts/lib/wait";
 
 export interface ContainerdBinaries {
-  /** Absolute paths (test/support/kube-tools.ts finds them). */
+  /** Absolute paths (test/support/tools.ts finds them). */
   readonly containerd: string;
   readonly ctr: string;
 }
@@ -48,14 +50,6 @@ function configToml(major: number, dir: string, socket: string): string {
   ].join("\n");
 }
 
-async function waitFor(condition: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
-
 export async function startPrivateContainerd(binaries: ContainerdBinaries): Promise<PrivateContainerd> {
   const version = spawnSync(binaries.containerd, ["--version"], { encoding: "utf8" }).stdout.trim();
   const major = Number(/\sv?(\d+)\.\d+\.\d+/.exec(version)?.[1]);
@@ -67,27 +61,24 @@ export async function startPrivateContainerd(binaries: ContainerdBinaries): Prom
   const configPath = join(dir, "config.toml");
   writeFileSync(configPath, configToml(major, dir, socket));
 
-  const child: ChildProcess = spawn(binaries.containerd, ["--config", configPath, "--log-level", "warn"], {
-    stdio: ["ignore", "ignore", "pipe"],
+  const containerd = spawnGroup({
+    command: binaries.containerd,
+    args: ["--config", configPath, "--log-level", "warn"],
+    env: { PATH: process.env.PATH ?? "" },
+    output: "pipe",
   });
   let log = "";
-  child.stderr?.on("data", (chunk: Buffer) => (log += chunk.toString()));
-  let exited = false;
-  const exitedPromise = new Promise<void>((resolve) => child.once("exit", () => ((exited = true), resolve())));
-
+  containerd.child.stderr?.on("data", (chunk: Buffer) => (log += chunk.toString()));
   const stop = async () => {
-    if (!exited) {
-      child.kill("SIGTERM");
-      await Promise.race([exitedPromise, new Promise((resolve) => setTimeout(resolve, 5_000))]);
-      if (!exited) child.kill("SIGKILL");
-      await exitedPromise;
-    }
+    await containerd.stop(5_000);
     rmSync(dir, { recursive: true, force: true });
   };
 
   try {
-    await waitFor(() => existsSync(socket) || exited, 15_000, "containerd's socket");
-    if (exited) throw new Error(`containerd exited at start:\n${log}`);
+    if (!(await pollUntil(() => existsSync(socket) || !containerd.running, 15_000, 50))) {
+      throw new Error("timed out after 15000 ms waiting for containerd's socket");
+    }
+    if (!containerd.running) throw new Error(`containerd exited at start:\n${log}`);
   } catch (error) {
     await stop();
     throw error;

@@ -1,27 +1,16 @@
 // A throwaway registry: Debian's docker-registry (CNCF distribution 2.8) on 127.0.0.1:<free
 // port> with a temp storage dir, optionally read-only (every push is rejected, as by a
 // registry that forbids it).
-import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { spawnGroup } from "../../host/processes";
+import { freePort } from "../../scripts/lib/free-port";
 
 export interface LocalRegistry {
   /** host:port, e.g. 127.0.0.1:41234 */
   readonly host: string;
   stop(): Promise<void>;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 async function answers(url: string): Promise<boolean> {
@@ -46,22 +35,15 @@ async function startOnce(binary: string, readonly: boolean): Promise<LocalRegist
     "",
   ].join("\n");
   writeFileSync(join(dir, "config.yml"), config);
-  const child: ChildProcess = spawn(binary, ["serve", join(dir, "config.yml")], { stdio: ["ignore", "ignore", "pipe"] });
+  const registry = spawnGroup({ command: binary, args: ["serve", join(dir, "config.yml")], env: { PATH: process.env.PATH ?? "" }, output: "pipe" });
   let log = "";
-  child.stderr?.on("data", (chunk: Buffer) => (log += chunk.toString()));
-  let exited = false;
-  const exitedPromise = new Promise<void>((resolve) => child.once("exit", () => ((exited = true), resolve())));
+  registry.child.stderr?.on("data", (chunk: Buffer) => (log += chunk.toString()));
   const stop = async () => {
-    if (!exited) {
-      child.kill("SIGTERM");
-      await Promise.race([exitedPromise, new Promise((resolve) => setTimeout(resolve, 5_000))]);
-      if (!exited) child.kill("SIGKILL");
-      await exitedPromise;
-    }
+    await registry.stop(5_000);
     rmSync(dir, { recursive: true, force: true });
   };
   const deadline = Date.now() + 10_000;
-  while (!exited && Date.now() < deadline) {
+  while (registry.running && Date.now() < deadline) {
     if (await answers(`http://${host}/v2/`)) return { host, stop };
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
