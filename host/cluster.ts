@@ -268,15 +268,16 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
         } catch (error) {
           kubelets.splice(kubelets.indexOf(fresh), 1);
           await fresh.stop();
-          log({ kind: "rollout", message: `${deployment.name} -> ${label}: stopped, ${errorText(error)}; the old pods keep serving` });
+          log({ kind: "rollout", message: `${deployment.name} -> ${label}: stopped, ${errorText(error)}; the pods not yet replaced keep serving` });
           return false;
         }
         pod.beginTermination();
         // Requests already sent to it finish there; none are sent any more.
-        await pollUntil(() => services.every((service) => service.inFlight(pod.name) === 0), 10_000);
+        const drained = await pollUntil(() => services.every((service) => service.inFlight(pod.name) === 0), 10_000);
         await pod.stop();
         kubelets.splice(kubelets.indexOf(pod), 1);
-        log({ kind: "rollout", message: `${deployment.name} -> ${label}: ${fresh.name} ready and in the Service, ${pod.name} drained and stopped` });
+        const how = drained ? "drained and stopped" : "stopped with requests still in flight after 10 s";
+        log({ kind: "rollout", message: `${deployment.name} -> ${label}: ${fresh.name} ready and in the Service, ${pod.name} ${how}` });
       }
     }
     log({ kind: "rollout", message: `every pod runs ${label}` });

@@ -3,10 +3,10 @@
 // keep serving) into a build folder of its own, then every Deployment is rolled
 // to it (Cluster.rollout: maxSurge 1, maxUnavailable 0). A build that fails is
 // printed and changes nothing: the running pods keep serving.
-import { spawn } from "node:child_process";
 import { type FSWatcher, mkdirSync, rmSync, watch } from "node:fs";
 import { join } from "node:path";
 import type { Cluster, LogEntry } from "./cluster";
+import { runToEnd } from "./processes";
 import { errorText } from "../scripts/lib/errors";
 
 export interface DevOptions {
@@ -26,16 +26,13 @@ export interface DevLoop {
 /** How many finished builds stay on disk: the running one and the one before it. */
 const KEEP_BUILDS = 2;
 
-/** ./build.sh into `dist`; resolves with its output, rejects with it when the build fails. */
-function build(root: string, dist: string): Promise<string> {
-  return new Promise((resolveBuild, reject) => {
-    const child = spawn(join(root, "build.sh"), [], { cwd: root, env: { ...process.env, DIST: dist }, stdio: ["ignore", "pipe", "pipe"] });
-    let output = "";
-    child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()));
-    child.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()));
-    child.once("error", (error) => reject(new Error(error.message)));
-    child.once("exit", (code) => (code === 0 ? resolveBuild(output) : reject(new Error(output.trim() || `build.sh exited ${code}`))));
-  });
+/** ./build.sh into `dist`; rejects with its whole output when the build fails. */
+async function build(root: string, dist: string): Promise<void> {
+  const lines: string[] = [];
+  const result = await runToEnd({ command: join(root, "build.sh"), args: [], cwd: root, env: { ...(process.env as Record<string, string>), DIST: dist } }, (line) =>
+    lines.push(line),
+  );
+  if (result.code !== 0) throw new Error(lines.join("\n").trim() || `build.sh exited ${result.code}`);
 }
 
 export function watchAndRoll(cluster: Cluster, options: DevOptions): DevLoop {
@@ -64,10 +61,10 @@ export function watchAndRoll(cluster: Cluster, options: DevOptions): DevLoop {
     }
     const prepared = await cluster.runtime.prepare(join(dist, "wasm-pods.wasm"));
     say(`${label} ready in ${((performance.now() - started) / 1000).toFixed(1)} s; rolling out`);
-    if (await cluster.rollout(prepared, label)) {
-      kept.push(dist);
-      while (kept.length > KEEP_BUILDS) rmSync(kept.shift()!, { recursive: true, force: true });
-    }
+    // Kept even when the rollout stops half-way: pods that did roll run from it.
+    kept.push(dist);
+    await cluster.rollout(prepared, label);
+    while (kept.length > KEEP_BUILDS) rmSync(kept.shift()!, { recursive: true, force: true });
   };
 
   // One cycle at a time; changes during a cycle make one more.

@@ -7,7 +7,7 @@
 // the answer for ever. wasmtime ends such calls when it drops the request's store;
 // this does the same when the pod says the guest has answered ("abandon").
 //
-// To see those requests it wraps node:http's request() in this worker thread (the
+// To see those requests it wraps node:http's and node:https's request() in this worker thread (the
 // shim is its only user here). Node 20 publishes no diagnostics event for a request
 // whose body is never ended, which is how the shim leaves a guest's GET.
 import { createRequire, syncBuiltinESMExports } from "node:module";
@@ -15,15 +15,17 @@ import { createRequire, syncBuiltinESMExports } from "node:module";
 export default function create(context) {
   /** Downstream requests made in this worker that have not closed yet. */
   const open = new Set();
-  const http = createRequire(import.meta.url)("node:http");
-  const request = http.request;
-  http.request = function watchedRequest(...args) {
-    const req = request.apply(this, args);
-    open.add(req);
-    req.once("close", () => open.delete(req));
-    return req;
-  };
-  // The shim imported `request` as an ES binding: point it at the wrapper too.
+  const require = createRequire(import.meta.url);
+  for (const module of [require("node:http"), require("node:https")]) {
+    const request = module.request;
+    module.request = function watchedRequest(...args) {
+      const req = request.apply(this, args);
+      open.add(req);
+      req.once("close", () => open.delete(req));
+      return req;
+    };
+  }
+  // The shim imported `request` as ES bindings: point them at the wrappers too.
   syncBuiltinESMExports();
 
   return (operation) => {

@@ -111,10 +111,11 @@ export class Kubelet {
   /** Being replaced (a rollout): out of its Services for good, still answering what it has. */
   private terminating = false;
   private held = false;
+  /** The process holdDown() killed: its exit is not a crash. */
+  private heldGeneration: number | undefined;
   private crashesInARow = 0;
   private upSince: number | undefined;
   private timers = new Set<ReturnType<typeof setTimeout>>();
-  private readyWaiters: (() => void)[] = [];
   /** Bumped per process, so probes and timers of a replaced process do nothing. */
   private generation = 0;
 
@@ -151,11 +152,6 @@ export class Kubelet {
     this.terminating = true;
   }
 
-  /** Resolves the next time the pod is ready (at once when it is). */
-  whenReady(): Promise<void> {
-    return this.ready ? Promise.resolve() : new Promise((resolveReady) => this.readyWaiters.push(resolveReady));
-  }
-
   /** First start: resolves once the pod is ready; rejects if it dies or fails its startup probe first. */
   start(): Promise<void> {
     return new Promise((resolveStart, rejectStart) => {
@@ -176,12 +172,15 @@ export class Kubelet {
   /** Kills the pod and keeps it down (like scaling its Deployment to 0) until release(). */
   holdDown(): number | undefined {
     this.held = true;
+    this.heldGeneration = this.generation;
+    this.clearTimers(); // its probes, and a restart that may be pending
     const pid = this.pid;
     this.setReady(false);
     this.current?.group.signal("SIGKILL");
     return pid;
   }
 
+  /** Ends holdDown(): the pod starts again (not counted as a restart), now or when its exit is seen. */
   release(): void {
     if (!this.held) return;
     this.held = false;
@@ -225,11 +224,12 @@ export class Kubelet {
     void pod.group.exited.then((code) => {
       if (generation !== this.generation) return;
       this.setReady(false);
-      pod.group.signal("SIGKILL"); // whatever is left in its group
       if (first.onFailedStart) return failStart(`exited (${code}) before it was ready`);
       if (this.stopping) return;
-      if (this.held) {
-        this.event(`exited (${code}); held down, not restarting`);
+      if (generation === this.heldGeneration) {
+        // Killed by holdDown(): not a crash. Released meanwhile: start it again at once.
+        if (this.held) this.event(`exited (${code}); held down, not restarting`);
+        else this.launch({});
         return;
       }
       this.scheduleRestart(`exited (${code})`);
@@ -327,7 +327,6 @@ export class Kubelet {
 
   private setReady(ready: boolean): void {
     this.ready = ready;
-    if (ready) for (const resolveReady of this.readyWaiters.splice(0)) resolveReady();
   }
 
   private after(ms: number, action: () => void | Promise<void>): void {

@@ -18,7 +18,7 @@
 // up on at its deadline) is released at once, as wasmtime does when it drops the
 // request's store.
 import { readdirSync, readFileSync } from "node:fs";
-import { Agent, createServer } from "node:http";
+import { Agent, createServer, type IncomingMessage } from "node:http";
 import type { AddressInfo } from "node:net";
 import { basename, dirname, join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
@@ -29,7 +29,7 @@ import { forward, hostPort } from "./proxy";
 import { errorText } from "../scripts/lib/errors";
 
 /** Above the longest answer a healthy guest can take (GREETER_TIMEOUT_MS is at most 60 s): a slot still busy then is stuck. */
-const SLOT_DEADLINE_MS = 65_000;
+const DEFAULT_SLOT_DEADLINE_MS = 65_000;
 /** Requests that may wait for a slot; beyond that the pod answers 503 at once. */
 const MAX_QUEUED = 256;
 /** How long SIGTERM waits for requests in flight before exiting anyway. */
@@ -52,7 +52,10 @@ export interface SlotStats {
 
 export interface PodStats {
   slots: SlotStats[];
+  /** Slots replaced after serving their share. */
   replaced: number;
+  /** Slots that died on their own or were stuck past the deadline, and were replaced. */
+  died: number;
 }
 
 // ----------------------------------------------------------------------------
@@ -99,6 +102,8 @@ async function runSlot(data: SlotData): Promise<void> {
     handle(request, responseOut) {
       downstreamCalls = 0;
       const body = watchBody(request as IncomingRequest);
+      // The front frees this slot only once the guest is done, not when the client is.
+      parentPort!.postMessage({ type: "started" });
       try {
         incomingHandler.handle(request, responseOut);
       } finally {
@@ -106,18 +111,36 @@ async function runSlot(data: SlotData): Promise<void> {
         body.releaseIfUnread();
         // The guest has answered: a downstream call still open now was abandoned (its deadline passed).
         if (downstreamCalls > 0) callGuard("abandon");
+        parentPort!.postMessage({ type: "done" });
       }
     },
   };
   const server = new http.HTTPServer(handler);
   server.listen(0, "127.0.0.1");
+  const port = server.address().port;
   parentPort!.on("message", (message: { type: string }) => {
     if (message.type !== "stats") return;
     const resources = callGuard("counts") as SlotStats["resources"];
     const stats: SlotStats = { served, resources, heapUsedMb: getHeapStatistics().used_heap_size / 2 ** 20 };
     parentPort!.postMessage({ type: "stats", stats });
   });
-  parentPort!.postMessage({ type: "ready", port: server.address().port });
+  // The component's own answers to the probe paths: they depend on its configuration
+  // only, so the front can give them to the kubelet's probes without waiting for a slot.
+  const probes: Record<string, ProbeAnswer> = {};
+  for (const path of PROBE_PATHS) {
+    const res = await fetch(`http://127.0.0.1:${port}${path}`);
+    probes[path] = { status: res.status, contentType: res.headers.get("content-type") ?? "text/plain", body: await res.text() };
+  }
+  parentPort!.postMessage({ type: "ready", port, probes });
+}
+
+/** The kubelet's probe paths (kustomize/base/deployment.yaml). */
+const PROBE_PATHS = ["/healthz", "/readyz"];
+
+interface ProbeAnswer {
+  status: number;
+  contentType: string;
+  body: string;
 }
 
 const symbolDispose: symbol = (Symbol as { dispose?: symbol }).dispose ?? Symbol.for("dispose");
@@ -152,19 +175,39 @@ function watchBody(request: IncomingRequest) {
 // The front: the pod's port, handing each request to an idle slot.
 
 class Slot {
+  /** Handed a request by the front, until the guest is done with it. */
   busy = false;
+  /** Inside the guest's handler right now (the slot's own "started"/"done" messages). */
+  running = false;
   served = 0;
   /** Set once a replacement is booting, so only one is. */
   replacing = false;
-  readonly agent = new Agent({ keepAlive: true, maxSockets: 1 });
+  private whenDone: (() => void)[] = [];
+  // One socket: a slot serves one request at a time. Idle sockets close before the slot's
+  // server would close them (5 s), so a request is never written into a closing socket.
+  readonly agent = new Agent({ keepAlive: true, maxSockets: 1, timeout: 4_000 });
   constructor(
     readonly id: number,
     readonly worker: Worker,
     readonly port: number,
-  ) {}
+    readonly probes: Record<string, ProbeAnswer>,
+  ) {
+    worker.on("message", (message: { type: string }) => {
+      if (message.type === "started") this.running = true;
+      if (message.type === "done") {
+        this.running = false;
+        for (const resolveDone of this.whenDone.splice(0)) resolveDone();
+      }
+    });
+  }
+  /** Resolves once the guest is not handling a request (at once when it is not). */
+  idle(): Promise<void> {
+    return this.running ? new Promise((resolveDone) => this.whenDone.push(resolveDone)) : Promise.resolve();
+  }
   stop(): void {
     this.agent.destroy();
     void this.worker.terminate();
+    for (const resolveDone of this.whenDone.splice(0)) resolveDone();
   }
 }
 
@@ -173,6 +216,8 @@ interface PodOptions {
   guardModule: string;
   slots: number;
   recycleAfter: number;
+  /** A slot still in guest code this long after it was handed a request is stuck. */
+  slotDeadlineMs: number;
 }
 
 class SlotPool {
@@ -182,6 +227,8 @@ class SlotPool {
   private nextId = 1;
   private compiled = new Map<string, WebAssembly.Module>();
   replaced = 0;
+  /** Slots that died on their own or were stuck past the deadline. */
+  died = 0;
   private stopping = false;
 
   constructor(private readonly options: PodOptions) {}
@@ -234,39 +281,53 @@ class SlotPool {
     if (!slot.busy) slot.stop(); // a busy one is stopped by done(), when its request ends
   }
 
-  /** The forwarded request on `slot` is over. */
-  done(slot: Slot, stuck: boolean): void {
+  /** The guest is done with the request handed to `slot`. */
+  done(slot: Slot): void {
     slot.served++;
     if (!this.all.has(slot)) {
-      slot.stop(); // retired while busy
-      return;
-    }
-    if (stuck) {
-      // A slot that blew its deadline is stuck in guest code: replace it.
-      this.all.delete(slot);
-      slot.stop();
-      void this.boot().then((fresh) => this.release(fresh), exitOnSlotFailure);
+      slot.stop(); // retired or replaced while busy
       return;
     }
     this.release(slot);
   }
 
+  /** A slot still in guest code past the deadline is stuck (a loop, say): it is replaced, not waited for. */
+  replaceStuck(slot: Slot): void {
+    if (!this.all.has(slot)) return;
+    console.error(`pod: slot ${slot.id} still busy after ${this.options.slotDeadlineMs} ms; replacing it`);
+    this.all.delete(slot);
+    this.died++;
+    slot.stop();
+    void this.boot().then((fresh) => this.release(fresh), exitOnSlotFailure);
+  }
+
+  /** What the component answers on a probe path (the newest slot's), or undefined before any slot is up. */
+  probeAnswer(path: string): ProbeAnswer | undefined {
+    return [...this.all].at(-1)?.probes[path];
+  }
+
+  /** Each slot's own account; one stuck in guest code cannot answer, and is left out after 2 s. */
   async stats(): Promise<PodStats> {
-    const slots = await Promise.all(
-      [...this.all].map(
-        (slot) =>
-          new Promise<SlotStats>((resolveStats) => {
-            const onMessage = (message: { type: string; stats: SlotStats }) => {
-              if (message.type !== "stats") return;
-              slot.worker.off("message", onMessage);
-              resolveStats(message.stats);
-            };
-            slot.worker.on("message", onMessage);
-            slot.worker.postMessage({ type: "stats" });
-          }),
-      ),
+    const answers = await Promise.all(
+      [...this.all]
+        .map(
+          (slot) =>
+            new Promise<SlotStats | undefined>((resolveStats) => {
+              const timer = setTimeout(() => finish(undefined), 2_000);
+              const onMessage = (message: { type: string; stats: SlotStats }) => {
+                if (message.type === "stats") finish(message.stats);
+              };
+              const finish = (stats: SlotStats | undefined) => {
+                clearTimeout(timer);
+                slot.worker.off("message", onMessage);
+                resolveStats(stats);
+              };
+              slot.worker.on("message", onMessage);
+              slot.worker.postMessage({ type: "stats" });
+            }),
+        ),
     );
-    return { slots, replaced: this.replaced };
+    return { slots: answers.filter((stats) => stats !== undefined), replaced: this.replaced, died: this.died };
   }
 
   stop(): void {
@@ -286,18 +347,19 @@ class SlotPool {
     const worker = new Worker(new URL(import.meta.url), { workerData: data });
     const id = this.nextId++;
     return new Promise((resolveSlot, reject) => {
-      const onMessage = (message: { type: string; port?: number }) => {
+      const onMessage = (message: { type: string; port?: number; probes?: Record<string, ProbeAnswer> }) => {
         if (message.type !== "ready") return;
         worker.off("message", onMessage);
-        const slot = new Slot(id, worker, message.port!);
+        const slot = new Slot(id, worker, message.port!, message.probes!);
         this.all.add(slot);
         worker.once("exit", (code) => {
           // A slot that dies on its own (a trap in guest code) is replaced; its client saw a cut connection.
           if (this.stopping || !this.all.has(slot)) return;
           console.error(`pod: slot ${id} exited (${code}); replacing it`);
           this.all.delete(slot);
+          this.died++;
           this.idle = this.idle.filter((s) => s !== slot);
-          slot.agent.destroy();
+          slot.stop();
           void this.boot().then((fresh) => this.release(fresh), exitOnSlotFailure);
         });
         resolveSlot(slot);
@@ -330,6 +392,13 @@ export function parseListen(listen: string): { host: string; port: number } {
   return { host: match[1]!.replace(/^\[|\]$/g, ""), port };
 }
 
+/** A GET or HEAD on a probe path from a kubelet (its User-Agent is kube-probe/<version>). */
+function isKubeletProbe(req: IncomingMessage): boolean {
+  if (req.method !== "GET" && req.method !== "HEAD") return false;
+  if (!req.headers["user-agent"]?.startsWith("kube-probe/")) return false;
+  return PROBE_PATHS.includes(new URL(req.url ?? "/", "http://pod").pathname);
+}
+
 function wholeNumber(raw: string | undefined, flag: string, min: number, max: number): number {
   const value = Number(raw);
   if (!Number.isInteger(value) || value < min || value > max) throw new Error(`${flag} must be a whole number from ${min} to ${max}`);
@@ -343,6 +412,7 @@ async function main(): Promise<void> {
       listen: { type: "string", default: "127.0.0.1:8080" },
       slots: { type: "string", default: "1" },
       "recycle-after": { type: "string", default: "1000" },
+      "slot-deadline-ms": { type: "string", default: String(DEFAULT_SLOT_DEADLINE_MS) },
     },
   });
   if (!values.module) throw new Error("--module <transpiled wasm-pods.js> is required");
@@ -352,12 +422,22 @@ async function main(): Promise<void> {
     guardModule: new URL("./io-guard.mjs", import.meta.url).href,
     slots: wholeNumber(values.slots, "--slots", 1, 64),
     recycleAfter: wholeNumber(values["recycle-after"], "--recycle-after", 0, 1_000_000),
+    slotDeadlineMs: wholeNumber(values["slot-deadline-ms"], "--slot-deadline-ms", 100, 3_600_000),
   };
 
   const pool = new SlotPool(options);
   await pool.start();
   let inFlight = 0;
   const server = createServer((req, res) => {
+    // The kubelet's probes get the component's own answer at once: under the shim each
+    // probe has an instance of its own, so it never waits behind traffic; here it would
+    // wait for a slot, behind splits that take up to GREETER_TIMEOUT_MS.
+    const probe = isKubeletProbe(req) ? pool.probeAnswer(new URL(req.url ?? "/", "http://pod").pathname) : undefined;
+    if (probe) {
+      res.writeHead(probe.status, { "content-type": probe.contentType, "content-length": Buffer.byteLength(probe.body) });
+      res.end(req.method === "HEAD" ? undefined : probe.body);
+      return;
+    }
     if (pool.queued >= MAX_QUEUED) {
       res.writeHead(503, { "content-type": "text/plain; charset=utf-8" }).end("pod: every slot is busy and the queue is full\n");
       return;
@@ -367,18 +447,24 @@ async function main(): Promise<void> {
       // A client that left while queued has nothing left to send: do not hold a slot for it.
       if (res.destroyed || req.destroyed) {
         inFlight--;
-        pool.done(slot, false);
+        pool.release(slot);
         return;
       }
-      const result = await forward(req, res, {
+      // Counted from the hand-over, whatever the client does meanwhile; a moment after the
+      // forward's own deadline, so a client still waiting gets its 504 before the slot goes.
+      const stuck = setTimeout(() => pool.replaceStuck(slot), options.slotDeadlineMs + 1_000);
+      await forward(req, res, {
         host: "127.0.0.1",
         port: slot.port,
         agent: slot.agent,
-        deadlineMs: SLOT_DEADLINE_MS,
+        deadlineMs: options.slotDeadlineMs,
         label: `pod ${process.env.POD_NAME ?? ""} (slot ${slot.id})`,
       });
       inFlight--;
-      pool.done(slot, result.kind === "timeout");
+      // The client may be gone while the guest still runs: the slot is free when the guest is.
+      await slot.idle();
+      clearTimeout(stuck);
+      pool.done(slot);
     });
   });
   await new Promise<void>((listening, failed) => {

@@ -4,6 +4,7 @@
 // died (a SIGKILLed `npm start` must not leave pods holding ports).
 import { type ChildProcess, spawn, type StdioOptions } from "node:child_process";
 import { readdirSync, readFileSync, readlinkSync } from "node:fs";
+import { createInterface } from "node:readline";
 
 export interface GroupSpec {
   command: string;
@@ -76,25 +77,42 @@ export function spawnGroup(spec: GroupSpec): Group {
   return group;
 }
 
+export interface RunResult {
+  /** The exit code, or the signal that ended it. */
+  code: number | string;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Runs a tool (a build step, a compiler) to its end in a group of its own, so it
+ * dies with this process however that one ends; `onLine` sees each output line as it
+ * comes. Resolves once it has exited and its output is read in full.
+ */
+export async function runToEnd(spec: Omit<GroupSpec, "output" | "ipc">, onLine?: (line: string, stream: "stdout" | "stderr") => void): Promise<RunResult> {
+  const group = spawnGroup({ ...spec, output: "pipe" });
+  const collected = { stdout: "", stderr: "" };
+  const read = (["stdout", "stderr"] as const).map(
+    (name) =>
+      new Promise<void>((resolveRead) => {
+        const stream = group.child[name];
+        if (!stream) return resolveRead();
+        createInterface({ input: stream, crlfDelay: Infinity })
+          .on("line", (line) => {
+            collected[name] += `${line}\n`;
+            onLine?.(line, name);
+          })
+          .once("close", resolveRead);
+      }),
+  );
+  const code = await group.exited;
+  await Promise.all(read);
+  return { code, ...collected };
+}
+
 /** SIGKILLs every group still running, synchronously: for `process.on("exit")`. */
 export function killAllGroupsNow(): void {
   for (const group of live) group.signal("SIGKILL");
-}
-
-/** The ppid field of /proc/<pid>/stat (Linux), or undefined when it cannot be read. */
-export function parentOf(pid: number, readStat: (pid: number) => string = procStat): number | undefined {
-  try {
-    // "pid (comm) state ppid ...": comm may hold spaces and parentheses, so parse after the last ")".
-    const stat = readStat(pid);
-    const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
-    return Number.isInteger(ppid) ? ppid : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-function procStat(pid: number): string {
-  return readFileSync(`/proc/${pid}/stat`, "utf8");
 }
 
 /**

@@ -23,7 +23,7 @@ export interface ForwardTarget {
   host: string;
   port: number;
   agent: Agent;
-  /** Most time to wait for the answer's head. */
+  /** Most time to wait for the answer's head, and then between two pieces of its body. */
   deadlineMs: number;
   /** Who is waited for, for the 504's reason, e.g. "pod name-greeter-pod-1". */
   label: string;
@@ -95,6 +95,12 @@ export function forward(req: IncomingMessage, res: ServerResponse, target: Forwa
       res.writeHead(answer.statusCode ?? 502, answer.statusMessage, endToEndHeaders(answer.headers));
       answer.pipe(res);
       const status = answer.statusCode ?? 502;
+      // A body that stops arriving is cut, as a head that never comes gets a 504: nothing waits for ever.
+      answer.setTimeout(target.deadlineMs, () => {
+        answer.destroy();
+        res.destroy();
+        settle({ kind: "timeout" });
+      });
       answer.once("end", () => settle({ kind: "answered", status }));
       // Cut mid-answer: the client sees a cut connection, as it would through kube-proxy.
       answer.once("error", () => {
@@ -108,6 +114,8 @@ export function forward(req: IncomingMessage, res: ServerResponse, target: Forwa
     });
 
     upstream.once("error", (error: NodeJS.ErrnoException) => {
+      // The deadline already answered (its destroy() is what errored here): leave that 504 alone.
+      if (settled) return;
       // Like a connection through kube-proxy to a dead endpoint: the client's connection
       // fails too (refused or reset), with no made-up HTTP answer in between.
       if (!res.headersSent) res.socket?.destroy();

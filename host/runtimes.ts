@@ -3,14 +3,14 @@
 //   jco:      host/pod.ts on jco's runtime (preview2-shim in Node): needs only `npm install`.
 //   wasmtime: `wasmtime serve`, the engine inside runwasi's containerd-shim-wasmtime,
 //             with a fresh instance per request, as the shim runs it.
-import { execFileSync, spawn } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { copyFileSync, readFileSync, statSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { createInterface } from "node:readline";
 import { COMPONENT, ROOT } from "../scripts/lib/build";
 import { findTool } from "../scripts/lib/tools";
 import type { PodStats } from "./pod";
-import { type Group, rssKb, spawnGroup } from "./processes";
+import { type Group, rssKb, runToEnd, spawnGroup } from "./processes";
 import { hostPort } from "./proxy";
 
 export type RuntimeName = "jco" | "wasmtime";
@@ -26,6 +26,8 @@ export interface PodSpec {
   slots: number;
   /** jco: a slot is replaced after this many requests (host/pod.ts --recycle-after; its default when unset). */
   recycleAfter?: number;
+  /** jco: a slot still busy this long after it took a request is stuck and replaced (host/pod.ts --slot-deadline-ms). */
+  slotDeadlineMs?: number;
   /** Which build to run (default: dist/wasm-pods.wasm's). */
   build?: Build;
 }
@@ -89,13 +91,10 @@ function mtime(path: string): number {
   return statSync(path, { throwIfNoEntry: false })?.mtimeMs ?? 0;
 }
 
-/** Runs a tool to completion without blocking this process (the Services keep serving meanwhile). */
-function run(command: string, args: string[], what: string): Promise<void> {
-  return new Promise((resolveRun, reject) => {
-    const child = spawn(command, args, { cwd: ROOT, stdio: ["ignore", 2, 2] });
-    child.once("error", (error) => reject(new Error(`${what} failed: ${error.message}`)));
-    child.once("exit", (code, signal) => (code === 0 ? resolveRun() : reject(new Error(`${what} failed (exit ${code ?? signal})`))));
-  });
+/** Runs a tool to its end without blocking this process (the Services keep serving meanwhile); its output goes to stderr. */
+async function run(command: string, args: string[], what: string): Promise<void> {
+  const result = await runToEnd({ command, args, env: process.env as Record<string, string>, cwd: ROOT }, (line) => console.error(line));
+  if (result.code !== 0) throw new Error(`${what} failed (exit ${result.code})`);
 }
 
 
@@ -139,6 +138,7 @@ function jcoRuntime(): Runtime {
           POD_HOST,
           ...["--module", spec.build?.artifact ?? transpiledFor(COMPONENT), "--listen", hostPort(spec.host, 0), "--slots", String(spec.slots)],
           ...(spec.recycleAfter === undefined ? [] : ["--recycle-after", String(spec.recycleAfter)]),
+          ...(spec.slotDeadlineMs === undefined ? [] : ["--slot-deadline-ms", String(spec.slotDeadlineMs)]),
         ],
         env: { PATH: process.env.PATH ?? "", HOSTNAME: spec.name, POD_NAME: spec.name, ...spec.env },
         cwd: ROOT,

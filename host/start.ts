@@ -4,7 +4,7 @@
 import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import { findTool } from "../scripts/lib/tools";
-import { type Cluster, DEFAULT_GREETER_PORT, DEFAULT_HOST, DEFAULT_SPLITTER_PORT, startCluster } from "./cluster";
+import { type Cluster, DEFAULT_GREETER_PORT, DEFAULT_HOST, DEFAULT_SPLITTER_PORT, DEPLOYMENTS, startCluster } from "./cluster";
 import { formatBanner, formatLogEntry, seconds } from "./format";
 import { ROOT } from "../scripts/lib/build";
 import { watchAndRoll } from "./dev";
@@ -147,14 +147,22 @@ async function main(): Promise<void> {
   console.log(
     formatBanner({
       runtime: runtime.version,
-      instances: onWasmtime ? "a fresh instance per request, as the k3s shim" : "one reused instance per slot, replaced every 1000 requests",
+      instances: onWasmtime
+        ? "a fresh instance per request, as the k3s shim"
+        : `instances reused per slot, replaced every ${DEPLOYMENTS.map((d) => `${d.recycleAfter} requests (${d.role})`).join(" / ")}`,
       readyMs: cluster.readyMs,
       build: cluster.buildMs === undefined ? "build up to date" : `built in ${seconds(cluster.buildMs)}`,
       pods: cluster.pods.map((pod) => ({ name: pod.name, url: pod.url, env: pod.env })),
       clusterIpUrl: cluster.clusterIpUrl,
       splitterUrl: cluster.splitterUrl,
       greeterUrl: cluster.greeterUrl,
-      hint: wasmtime ? `On the k3s shim's engine: npm start -- --runtime wasmtime (found ${wasmtime})` : undefined,
+      hint: onWasmtime
+        ? findTool("setpriv")
+          ? undefined
+          : "Without setpriv (util-linux) the wasmtime pods cannot learn that npm start died: stop it with Ctrl-C, not kill -9."
+        : wasmtime
+          ? `On the k3s shim's engine: npm start -- --runtime wasmtime (found ${wasmtime})`
+          : undefined,
     }),
   );
   if (options.watch) watchAndRoll(cluster, { root: ROOT, log: (entry) => console.log(formatLogEntry(entry)) });

@@ -15,7 +15,7 @@ export interface Host {
 const CONFIG_VARS = ["ROLE", "GREETER_URL", "GREETER_TIMEOUT_MS", "MAX_NAMES", "POD_NAME", "HOSTNAME"];
 
 /** The whole component as one fetch function: Request in, Response out. */
-export function createEdge(host: Host): (request: Request) => Promise<Response> {
+export function createEdge(host: Host): (request: Request, context?: { method: string }) => Promise<Response> {
   let cached: { key: string; router: ReturnType<typeof createRouter> } | undefined;
 
   const routerFor = (env: EnvVars) => {
@@ -24,11 +24,12 @@ export function createEdge(host: Host): (request: Request) => Promise<Response> 
     return cached.router;
   };
 
-  return async (request) => {
+  return async (request, context) => {
     const env = host.readEnv();
+    const method = context?.method ?? request.method;
     // HEAD is routed as GET, body and all: the answer keeps GET's status, headers
     // and length, and the HTTP server (hyper, node) sends no body for a HEAD.
-    const routed = request.method === "HEAD" ? new Request(request, { method: "GET" }) : request;
-    return routerFor(env).fetch(routed, { hostRequestId: env.REQUEST_ID });
+    const routed = method === "HEAD" ? new Request(request, { method: "GET" }) : request;
+    return routerFor(env).fetch(routed, { hostRequestId: env.REQUEST_ID, requestMethod: method });
   };
 }

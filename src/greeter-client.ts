@@ -70,7 +70,8 @@ export async function askGreeter(name: string, call: GreeterCall): Promise<Outco
 
 async function attempt(name: string, call: GreeterCall, signal: AbortSignal): Promise<Omit<Part, "ms"> | Failure> {
   const url = greeterUrlFor(call.baseUrl, name);
-  const init: RequestInit = { headers: { ...REQUEST_HEADERS, "x-request-id": call.requestId }, signal };
+  // No redirects: a greeter must not move the call off GREETER_URL (a 3xx is a bad answer).
+  const init: RequestInit = { headers: { ...REQUEST_HEADERS, "x-request-id": call.requestId }, signal, redirect: "manual" };
   let response: Response;
   try {
     response = await call.fetch(url, init);

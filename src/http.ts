@@ -6,7 +6,11 @@ import type { ContentfulStatusCode } from "hono/utils/http-status";
 
 export type AppEnv = {
   /** What the host adds to each request beyond the request itself. */
-  Bindings: { hostRequestId?: string };
+  Bindings: {
+    hostRequestId?: string;
+    /** The method exactly as sent, when the Request had to carry another (wasi-http.ts). */
+    requestMethod?: string;
+  };
   Variables: { requestId: string };
 };
 

@@ -54,8 +54,11 @@ export function parseName(decoded: string): NameResult {
   const chars = [...name];
   if (chars.length === 0) return { ok: false, reason: `empty name ${quote(decoded)}` };
   const length = countBaseCharacters(chars);
-  if (length > MAX_NAME_LENGTH || chars.length > MAX_NAME_CODE_POINTS) {
+  if (length > MAX_NAME_LENGTH) {
     return { ok: false, reason: `name ${quote(name)} is ${length} characters long; the limit is ${MAX_NAME_LENGTH}` };
+  }
+  if (chars.length > MAX_NAME_CODE_POINTS) {
+    return { ok: false, reason: `name ${quote(name)} is ${chars.length} code points long; the limit is ${MAX_NAME_CODE_POINTS}` };
   }
   if (!chars.every(isNameChar)) {
     return {

@@ -29,7 +29,7 @@ export function requestUrl(pathWithQuery: string | undefined, authority: string 
   } else if (!target.startsWith("/")) {
     return { ok: false, reason: `request target ${JSON.stringify(target.slice(0, 40))} is not a path; send /<path>` };
   }
-  if (!AUTHORITY.test(host)) {
+  if (!AUTHORITY.test(host) || !validAuthority(host)) {
     return { ok: false, reason: `malformed Host header ${JSON.stringify(host.slice(0, 40))}` };
   }
   // Fragments never reach a server; a literal '#' in the target is data, not a fragment.
@@ -39,5 +39,15 @@ export function requestUrl(pathWithQuery: string | undefined, authority: string 
     return { ok: true, url: url.href };
   } catch {
     return { ok: false, reason: `request target ${JSON.stringify(target.slice(0, 40))} is not a valid URL path` };
+  }
+}
+
+/** What the grammar lets through and a URL still refuses: a port above 65535, a bad escape. */
+function validAuthority(host: string): boolean {
+  try {
+    new URL(`http://${host}/`);
+    return true;
+  } catch {
+    return false;
   }
 }

@@ -26,6 +26,8 @@ export function createRouter(parsed: ConfigResult, deps: RouterDeps) {
     await next();
     c.header("X-Served-By", instanceName);
     c.header("X-Request-Id", c.get("requestId"));
+    // Text, JSON or the page: the answer depends on Accept, and caches must know it.
+    c.header("Vary", "Accept");
   });
 
   app.onError((error, c) => fail(c, 500, `internal error: ${quote(error.message, 200)}`));
@@ -38,9 +40,11 @@ export function createRouter(parsed: ConfigResult, deps: RouterDeps) {
   const { config } = parsed;
 
   app.use(async (c, next) => {
-    if (c.req.method === "GET" || c.req.method === "HEAD") return next();
+    // Methods are case-sensitive: `get` is not GET.
+    const method = c.env?.requestMethod ?? c.req.method;
+    if (method === "GET" || method === "HEAD") return next();
     c.header("Allow", ALLOWED_METHODS);
-    return fail(c, 405, `method ${c.req.method} is not allowed; use ${ALLOWED_METHODS}`);
+    return fail(c, 405, `method ${method} is not allowed; use ${ALLOWED_METHODS}`);
   });
 
   // Probes never call downstream: a slow greeter must not take the splitter out of rotation.

@@ -16,7 +16,8 @@ import {
 } from "wasi:http/types@0.2.12";
 import { requestUrl } from "./request-target";
 
-export type FetchHandler = (request: Request) => Promise<Response>;
+/** `method` is the request's method exactly as sent; `request.method` may differ (see answer()). */
+export type FetchHandler = (request: Request, context: { method: string }) => Promise<Response>;
 
 export function incomingHandlerFor(handler: FetchHandler) {
   return {
@@ -34,12 +35,19 @@ export function incomingHandlerFor(handler: FetchHandler) {
   };
 }
 
+/** Methods the Fetch API refuses to put in a Request; the app still answers them (405). */
+const FETCH_FORBIDDEN_METHODS = new Set(["CONNECT", "TRACE", "TRACK"]);
+
 async function answer(incoming: IncomingRequest, handler: FetchHandler): Promise<Response> {
   const scheme = incoming.scheme()?.tag === "HTTPS" ? "https" : "http";
   const target = requestUrl(incoming.pathWithQuery(), incoming.authority(), scheme);
   if (!target.ok) return plainResponse(400, target.reason);
+  // The Fetch API upper-cases some methods and refuses others, but HTTP methods are
+  // case-sensitive: the app is told the method as sent, beside a Request it can hold.
+  const method = methodName(incoming.method());
+  const requestMethod = FETCH_FORBIDDEN_METHODS.has(method.toUpperCase()) ? "GET" : method;
   // The app serves GET and HEAD only, so request bodies are never read.
-  return handler(new Request(target.url, { method: methodName(incoming.method()), headers: readHeaders(incoming) }));
+  return handler(new Request(target.url, { method: requestMethod, headers: readHeaders(incoming) }), { method });
 }
 
 function methodName(method: Method): string {
@@ -71,16 +79,14 @@ function plainResponse(status: number, text: string): Response {
  * ends the exchange.
  */
 async function send(response: Response, outparam: ResponseOutparam): Promise<void> {
-  const bytes = new Uint8Array(await response.arrayBuffer());
-  const fields: [string, Uint8Array][] = [];
-  for (const [name, value] of response.headers) {
-    if (name !== "content-length" && name !== "transfer-encoding") fields.push([name, ENCODER.encode(value)]);
+  let head: { outgoing: OutgoingResponse; body: OutgoingBody; bytes: Uint8Array };
+  try {
+    head = await headOf(response);
+  } catch (error) {
+    // A response the host cannot take (a header value it refuses, say): a plain 500 instead.
+    head = await headOf(plainResponse(500, `internal error: ${error instanceof Error ? error.message : String(error)}`));
   }
-  // The length is known, so say it: no chunked encoding, and HEAD keeps GET's length.
-  fields.push(["content-length", ENCODER.encode(String(bytes.byteLength))]);
-  const outgoing = new OutgoingResponse(Fields.fromList(fields));
-  outgoing.setStatusCode(response.status);
-  const body = outgoing.body();
+  const { outgoing, body, bytes } = head;
   ResponseOutparam.set(outparam, { tag: "ok", val: outgoing });
 
   const stream = body.write();
@@ -97,6 +103,20 @@ async function send(response: Response, outparam: ResponseOutparam): Promise<voi
   } catch {
     // as above
   }
+}
+
+/** The response's head as the host takes it, and its body's bytes; nothing is handed to the host yet. */
+async function headOf(response: Response): Promise<{ outgoing: OutgoingResponse; body: OutgoingBody; bytes: Uint8Array }> {
+  const bytes = new Uint8Array(await response.arrayBuffer());
+  const fields: [string, Uint8Array][] = [];
+  for (const [name, value] of response.headers) {
+    if (name !== "content-length" && name !== "transfer-encoding") fields.push([name, ENCODER.encode(value)]);
+  }
+  // The length is known, so say it: no chunked encoding, and HEAD keeps GET's length.
+  fields.push(["content-length", ENCODER.encode(String(bytes.byteLength))]);
+  const outgoing = new OutgoingResponse(Fields.fromList(fields));
+  outgoing.setStatusCode(response.status);
+  return { outgoing, body: outgoing.body(), bytes };
 }
 
 /** Writes `bytes` in pieces the stream accepts, waiting (blocking this instance) when it is full. */

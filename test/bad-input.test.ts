@@ -229,13 +229,17 @@ for (const runtime of testRuntimes()) {
       return { greeter: get(greeter.url), splitter: get(splitter.url), recorder };
     },
     async () => {
-      // Nothing above may have taken a host process down.
-      for (const pod of fleet.pods) {
-        expect(pod.process.group.running, pod.name).toBe(true);
-        expect((await fetch(`${pod.url}/healthz`)).status).toBe(200);
+      try {
+        // Nothing above may have taken a host process down.
+        for (const pod of fleet.pods) {
+          expect(pod.process.group.running, pod.name).toBe(true);
+          expect((await fetch(`${pod.url}/healthz`)).status).toBe(200);
+          if (runtime.name === "jco") expect((await pod.process.stats()).pod?.died, `${pod.name}: slots that died`).toBe(0);
+        }
+      } finally {
+        await fleet.stopAll();
+        await recorder.close();
       }
-      await fleet.stopAll();
-      await recorder.close();
     },
   );
 }

@@ -74,9 +74,10 @@ describe("the jco pod host", () => {
   });
 
   it("a stalled downstream call is closed once the guest has answered, not left open", async () => {
+    const before = greeters.stall!.requests.length;
     const answers = await Promise.all([1, 2, 3].map(() => fetch(`${stalledSplitter.url}/split/Sam,Po`).then((res) => res.status)));
     expect(answers).toEqual([504, 504, 504]);
-    expect(greeters.stall!.requests.length).toBeGreaterThanOrEqual(6);
+    expect(greeters.stall!.requests.length - before).toBe(6);
     const closed = await pollUntil(() => greeters.stall!.openConnections() === 0, 5_000);
     expect(closed, `${greeters.stall!.openConnections()} connections to the stalled greeter still open`).toBe(true);
     expect(sum(await statsOf(stalledSplitter), "openRequests")).toBe(0);
@@ -131,5 +132,55 @@ describe("the jco pod host", () => {
     // A slot keeps serving while its replacement boots, so fewer than 300 / 25 replacements.
     expect(stats.replaced).toBeGreaterThanOrEqual(2);
     expect(stats.slots).toHaveLength(2);
+  });
+
+  it("the kubelet's probes never wait behind traffic: answered at once while every slot is busy", async () => {
+    const busy = Array.from({ length: SPLITTER_SLOTS + 2 }, () => fetch(`${stalledSplitter.url}/split/Sam`).then((res) => res.status));
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const started = performance.now();
+    const probe = await fetch(`${stalledSplitter.url}/readyz`, { headers: { "user-agent": "kube-probe/1.32" } });
+    const probeMs = performance.now() - started;
+    expect([probe.status, await probe.text()]).toEqual([200, "ok"]);
+    // Every slot is busy for GREETER_TIMEOUT_MS, and two more splits wait for a slot: a probe in that queue would wait too.
+    expect(probeMs).toBeLessThan(TIMEOUT_MS);
+    expect(await Promise.all(busy)).toEqual(Array(SPLITTER_SLOTS + 2).fill(504));
+  });
+
+  it("the probe answer is the component's own: a misconfigured pod fails its probes", async () => {
+    const bogus = await fleet.start("bogus", { ROLE: "bogus" });
+    const probe = await fetch(`${bogus.url}/healthz`, { headers: { "user-agent": "kube-probe/1.32" } });
+    expect([probe.status, await probe.text()]).toEqual([500, 'ROLE must be "greeter" or "splitter", got "bogus"']);
+  });
+
+  it("a slot still in guest code past its deadline is replaced; its client gets a 504 and the pod serves on", async () => {
+    const slow = await fleet.start(
+      "splitter-slow",
+      { ROLE: "splitter", GREETER_URL: greeters.stall!.url, GREETER_TIMEOUT_MS: "5000" },
+      { slots: 1, slotDeadlineMs: 500 },
+    );
+    const res = await fetch(`${slow.url}/split/Sam`);
+    expect(res.status).toBe(504);
+    expect(await res.text()).toMatch(/^pod splitter-slow \(slot \d+\) sent no answer within 500 ms/);
+    // The stuck slot goes a moment after its client's 504; a fresh one takes its place.
+    expect(await pollUntil(async () => (await statsOf(slow)).died === 1, 10_000, 100)).toBe(true);
+    expect(await pollUntil(async () => (await statsOf(slow)).slots.length === 1, 10_000, 100)).toBe(true);
+    expect((await fetch(`${slow.url}/healthz`)).status).toBe(200);
+  });
+
+  it("a client that leaves does not free its slot while the guest still runs", async () => {
+    const single = await fleet.start(
+      "splitter-single",
+      { ROLE: "splitter", GREETER_URL: greeters.stall!.url, GREETER_TIMEOUT_MS: String(TIMEOUT_MS) },
+      { slots: 1 },
+    );
+    const servedBefore = (await statsOf(single)).slots[0]!.served;
+    // The client gives up long before the guest's deadline.
+    await expect(fetch(`${single.url}/split/Sam`, { signal: AbortSignal.timeout(100) })).rejects.toThrow();
+    const started = performance.now();
+    const next = await fetch(`${single.url}/healthz`);
+    expect(next.status).toBe(200);
+    // It waited for the one slot, busy until the guest's deadline: it was not handed to a guest still at work.
+    expect(performance.now() - started).toBeGreaterThan(TIMEOUT_MS / 2);
+    expect((await statsOf(single)).slots[0]!.served - servedBefore).toBe(2);
   });
 });

@@ -6,6 +6,7 @@ import { type ConfigResult, parseConfig } from "../src/config";
 import type { Fetch } from "../src/greeter-client";
 import { createRouter } from "../src/router";
 import { contractGreeting, startTestGreeter, type TestGreeter } from "./support/greeters";
+import { BUSY_MACHINE_MARGIN_MS } from "./support/tools";
 
 const JSON_ACCEPT = { accept: "application/json" };
 
@@ -59,6 +60,17 @@ describe("both roles", () => {
     expect(await res.text()).toBe(`method ${method} is not allowed; use GET, HEAD`);
     const asJson = await greeter.request("/Sherlock", { method, headers: JSON_ACCEPT });
     expect(await asJson.json()).toEqual({ error: `method ${method} is not allowed; use GET, HEAD`, status: 405 });
+  });
+
+  it("methods are case-sensitive: the method as sent (a host's `get`) is a 405, not a GET", async () => {
+    const res = await greeter.request("/Sherlock", {}, { requestMethod: "get" });
+    expect(res.status).toBe(405);
+    expect(await res.text()).toBe("method get is not allowed; use GET, HEAD");
+    expect((await greeter.request("/Sherlock", {}, { requestMethod: "GET" })).status).toBe(200);
+  });
+
+  it("every answer says it depends on Accept (Vary), so a cache never mixes text, JSON and the page", async () => {
+    for (const path of ["/", "/Sherlock", "/a/b", "/healthz"]) expect((await greeter.request(path)).headers.get("vary"), path).toBe("Accept");
   });
 
   it("unknown routes -> 404 naming the path, in text and JSON", async () => {
@@ -241,13 +253,13 @@ describe("splitter, downstream by injected fetch", () => {
     let attempts = 0;
     const refusedThenStalled: Fetch = (url, init) => (++attempts === 1 ? refused() : never(url, init));
     const started = performance.now();
-    const res = await router({ ROLE: "splitter", GREETER_TIMEOUT_MS: "300" }, refusedThenStalled).request("/split/Po");
+    const res = await router({ ROLE: "splitter", GREETER_TIMEOUT_MS: "1000" }, refusedThenStalled).request("/split/Po");
     const elapsed = performance.now() - started;
     expect(res.status).toBe(504);
     expect(attempts).toBe(2);
-    expect(elapsed).toBeGreaterThanOrEqual(290);
-    // One deadline for both tries: well under two timeouts.
-    expect(elapsed).toBeLessThan(600);
+    expect(elapsed).toBeGreaterThanOrEqual(990);
+    // One deadline for both tries: a second one would end at 2000 ms.
+    expect(elapsed).toBeLessThan(1000 + BUSY_MACHINE_MARGIN_MS);
   });
 
   it("never answers a partial 200: one failing part fails the whole request, naming it", async () => {
@@ -308,14 +320,12 @@ describe("splitter against local stand-in greeters (Node servers, real sockets)"
     ]);
   });
 
-  it("a refused connection -> 502 naming the name and why, without waiting for the deadline", async () => {
+  it("a refused connection -> 502 naming the name and why (not a 504: nothing waited for the deadline)", async () => {
     // A port that was just listening and is closed now refuses.
     const gone = await startTestGreeter("json");
     await gone.close();
     const app = router({ ROLE: "splitter", GREETER_URL: gone.url, GREETER_TIMEOUT_MS: "10000" });
-    const started = performance.now();
     const res = await app.request("/split/Sherlock,Po", { headers: JSON_ACCEPT });
-    expect(performance.now() - started).toBeLessThan(5_000);
     expect(res.status).toBe(502);
     const { error } = (await res.json()) as { error: string };
     expect(error).toContain(`could not greet "Sherlock": the greeter at ${gone.url} is unreachable (ECONNREFUSED)`);
@@ -329,7 +339,7 @@ describe("splitter against local stand-in greeters (Node servers, real sockets)"
     const elapsed = performance.now() - started;
     expect(res.status).toBe(504);
     expect(elapsed).toBeGreaterThanOrEqual(290);
-    expect(elapsed).toBeLessThan(300 + 1_000);
+    expect(elapsed).toBeLessThan(300 + BUSY_MACHINE_MARGIN_MS);
     expect(await res.text()).toBe(
       'could not greet "Sherlock": the greeter did not answer within 300 ms; could not greet "Po": the greeter did not answer within 300 ms',
     );

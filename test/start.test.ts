@@ -10,6 +10,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { formatBanner, formatLogEntry } from "../host/format";
 import { parseStartOptions } from "../host/start";
 import { ROOT } from "../scripts/lib/build";
+import { findTool } from "../scripts/lib/tools";
 import { pollUntil } from "../scripts/lib/wait";
 import { descendantsOf, listProcesses, stillRunning } from "./support/process-tree";
 
@@ -135,13 +136,16 @@ describe("the npm start command", { timeout: 90_000 }, () => {
     expect(await pollUntil(() => stillRunning(run.tree).length === 0, 10_000), `left: ${stillRunning(run.tree)}`).toBe(true);
   });
 
-  it("the start process SIGKILLed: every pod stops on its own (jco's IPC, wasmtime's parent-death signal)", async () => {
-    const run = await startUp();
+  it.each(["jco", ...(findTool("wasmtime") ? ["wasmtime"] : [])])(
+    "the start process SIGKILLed: every %s pod stops on its own (jco: its IPC channel closes; wasmtime: a parent-death signal)",
+    async (runtime) => {
+    const run = await startUp(["--runtime", runtime]);
     const startProcess = listProcesses().find((row) => row.ppid === run.child.pid)!.pid;
     process.kill(startProcess, "SIGKILL");
     expect(await pollUntil(() => stillRunning(run.tree).length === 0, 10_000), `left: ${stillRunning(run.tree)}`).toBe(true);
     await run.exited;
-  });
+    },
+  );
 
   it("a busy NodePort is one line naming the port and who holds it, and exit 1", async () => {
     blocker = createServer();

@@ -6,5 +6,5 @@ import { createEdge } from "../../src/edge";
 
 const port = Number(process.env.PORT ?? 8080);
 const edge = createEdge({ readEnv: () => process.env, fetch: (input, init) => fetch(input, init) });
-const server = serve({ fetch: edge, port, hostname: "127.0.0.1" });
+const server = serve({ fetch: (request) => edge(request), port, hostname: "127.0.0.1" });
 process.once("SIGTERM", () => server.close(() => process.exit(0)));

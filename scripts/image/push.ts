@@ -5,12 +5,12 @@
 // cache and `ctr images ls` see the same image on every node). Plain HTTP only for a loopback
 // registry (localhost, 127.0.0.0/8, ::1) or with --insecure. Prints skopeo's progress and
 // the pushed digest; any failure ends with one line saying what to do, and a non-zero exit.
-import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { IMAGE_TARBALL, ROOT } from "../lib/build";
+import { runToEnd } from "../../host/processes";
 import { findTool } from "../lib/tools";
 import { defaultImageRef } from "./project";
 import { normalizeRef, type ImageRef } from "./ref";
@@ -145,28 +145,14 @@ export async function tarballManifestDigest(tarball: string): Promise<string> {
   return digest;
 }
 
-function runSkopeo(skopeo: string, args: readonly string[]): Promise<{ status: number | null; stderr: string; wroteManifest: boolean }> {
-  return new Promise((resolvePromise, reject) => {
-    const child = spawn(skopeo, args, { stdio: ["ignore", "pipe", "pipe"] });
-    let stderr = "";
-    let wroteManifest = false;
-    let pending = "";
-    child.stdout.on("data", (chunk: Buffer) => {
-      pending += chunk.toString();
-      const lines = pending.split(/\r?\n|\r/);
-      pending = lines.pop() ?? "";
-      for (const line of lines.filter(Boolean)) {
-        if (line.startsWith("Writing manifest")) wroteManifest = true;
-        console.log(`    ${line}`);
-      }
-    });
-    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
-    child.on("error", reject);
-    child.on("close", (status) => {
-      if (pending) console.log(`    ${pending}`);
-      resolvePromise({ status, stderr, wroteManifest });
-    });
+async function runSkopeo(skopeo: string, args: readonly string[]): Promise<{ status: number | string; stderr: string; wroteManifest: boolean }> {
+  let wroteManifest = false;
+  const result = await runToEnd({ command: skopeo, args: [...args], env: process.env as Record<string, string> }, (line, stream) => {
+    if (stream !== "stdout" || !line) return;
+    if (line.startsWith("Writing manifest")) wroteManifest = true;
+    console.log(`    ${line}`);
   });
+  return { status: result.code, stderr: result.stderr, wroteManifest };
 }
 
 export async function push(options: PushOptions): Promise<string> {

@@ -9,7 +9,7 @@ export interface TestPod {
   process: PodProcess;
 }
 
-/** The engines to run the component on: jco always; wasmtime when installed (tests/support/tools.ts fails CI without it). */
+/** The engines to run the component on: jco always; wasmtime when installed (test/support/tools.ts fails CI without it). */
 export function testRuntimes(): Runtime[] {
   const runtimes: Runtime[] = [];
   for (const name of ["jco", "wasmtime"] as const) {
@@ -25,8 +25,12 @@ export function podFleet(runtime: Runtime) {
   return {
     pods,
     /** Starts a pod and resolves once it listens (not once it is healthy: a misconfigured pod never is). */
-    async start(name: string, env: Record<string, string>, options: { slots?: number; recycleAfter?: number } = {}): Promise<TestPod> {
-      const process = runtime.launch({ name, host: "127.0.0.1", env, slots: options.slots ?? 1, recycleAfter: options.recycleAfter });
+    async start(
+      name: string,
+      env: Record<string, string>,
+      options: { slots?: number; recycleAfter?: number; slotDeadlineMs?: number } = {},
+    ): Promise<TestPod> {
+      const process = runtime.launch({ name, host: "127.0.0.1", env, slots: options.slots ?? 1, ...options });
       const pod = { name, url: "", process };
       pods.push(pod);
       pod.url = `http://127.0.0.1:${await process.port}`;
