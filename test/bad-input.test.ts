@@ -175,6 +175,8 @@ function suite(name: string, numRuns: number, setup: () => Promise<Target>, tear
       await fc.assert(
         fc.asyncProperty(fc.array(anyName, { minLength: 1, maxLength: 20 }), async (names) => {
           const path = `/split/${names.map(encodeName).join(",")}`;
+          // `/split/..` is a dot segment: URL syntax resolves it to `/` before any router sees it.
+          fc.pre(onTheWire(path).startsWith("/split/"));
           const from = target.recorder.requests.length;
           const expected = expectList(onTheWire(path).slice("/split/".length));
           await check(await target.splitter(path), expected, path);
