@@ -28,7 +28,7 @@ export interface Probes {
  * manifests' own. Timeouts are not scaled below 1 s: a busy 2-core laptop must not
  * fail a healthy pod's probe.
  */
-export const PROBE_TIME_SCALE = 0.1;
+const PROBE_TIME_SCALE = 0.1;
 const MIN_PROBE_TIMEOUT_MS = 1_000;
 /** terminationGracePeriodSeconds (30), scaled like the probes. */
 const TERMINATION_GRACE_MS = 3_000;
@@ -64,6 +64,12 @@ export function scaledProbe(probe: Probe): { periodMs: number; timeoutMs: number
     timeoutMs: Math.max(MIN_PROBE_TIMEOUT_MS, probe.timeoutSeconds * 1000 * PROBE_TIME_SCALE),
     failureThreshold: probe.failureThreshold,
   };
+}
+
+/** Who waits for a launch's first start: told once, when it is ready or has failed to start. */
+interface FirstStart {
+  onReady?: () => void;
+  onFailedStart?: (error: Error) => void;
 }
 
 export type PodEvent = { kind: "pod"; pod: string; message: string } | { kind: "output"; pod: string; line: string };
@@ -175,7 +181,7 @@ export class Kubelet {
     this.heldGeneration = this.generation;
     this.clearTimers(); // its probes, and a restart that may be pending
     const pid = this.pid;
-    this.setReady(false);
+    this.ready = false;
     this.current?.group.signal("SIGKILL");
     return pid;
   }
@@ -189,12 +195,12 @@ export class Kubelet {
 
   async stop(): Promise<void> {
     this.stopping = true;
-    this.setReady(false);
+    this.ready = false;
     this.clearTimers();
     if (this.current) await this.current.group.stop(TERMINATION_GRACE_MS);
   }
 
-  private launch(first: { onReady?: () => void; onFailedStart?: (error: Error) => void }): void {
+  private launch(first: FirstStart): void {
     if (this.stopping || this.held) return;
     const generation = ++this.generation;
     const pod = this.options.runtime.launch({
@@ -223,7 +229,7 @@ export class Kubelet {
     );
     void pod.group.exited.then((code) => {
       if (generation !== this.generation) return;
-      this.setReady(false);
+      this.ready = false;
       if (first.onFailedStart) return failStart(`exited (${code}) before it was ready`);
       if (this.stopping) return;
       if (generation === this.heldGeneration) {
@@ -252,7 +258,7 @@ export class Kubelet {
 
   private runStartupProbe(
     generation: number,
-    first: { onReady?: () => void; onFailedStart?: (error: Error) => void },
+    first: FirstStart,
     failStart: (why: string) => void,
   ): void {
     const probe = scaledProbe(this.options.probes.startup);
@@ -278,7 +284,7 @@ export class Kubelet {
   }
 
   /** Readiness (in or out of the Service) and liveness (restart when hung), each on its own period. */
-  private runProbes(generation: number, first: { onReady?: () => void; onFailedStart?: (error: Error) => void }): void {
+  private runProbes(generation: number, first: FirstStart): void {
     const readiness = scaledProbe(this.options.probes.readiness);
     const liveness = scaledProbe(this.options.probes.liveness);
     let readinessFailures = 0;
@@ -290,14 +296,14 @@ export class Kubelet {
       if (ok) {
         readinessFailures = 0;
         if (!this.ready) {
-          this.setReady(true);
+          this.ready = true;
           first.onReady?.();
           // Started: from now on an exit is a crash to restart, not a failed start.
           first.onReady = undefined;
           first.onFailedStart = undefined;
         }
       } else if (++readinessFailures >= readiness.failureThreshold && this.ready) {
-        this.setReady(false);
+        this.ready = false;
         this.event(`readiness probe failed ${readinessFailures} times: out of its Service's endpoints`);
       }
       this.after(readiness.periodMs, readinessTick);
@@ -320,13 +326,9 @@ export class Kubelet {
   /** As the kubelet kills a container: SIGTERM, SIGKILL after the grace period; the exit then restarts it. */
   private kill(generation: number, why: string): void {
     if (generation !== this.generation) return;
-    this.setReady(false);
+    this.ready = false;
     this.event(`${why}: killing it`);
     void this.current?.group.stop(TERMINATION_GRACE_MS);
-  }
-
-  private setReady(ready: boolean): void {
-    this.ready = ready;
   }
 
   private after(ms: number, action: () => void | Promise<void>): void {

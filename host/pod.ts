@@ -23,7 +23,6 @@ import type { AddressInfo } from "node:net";
 import { basename, dirname, join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
-import { getHeapStatistics } from "node:v8";
 import { isMainThread, parentPort, Worker, workerData } from "node:worker_threads";
 import { forward, hostPort } from "./proxy";
 import { errorText } from "../scripts/lib/errors";
@@ -47,7 +46,6 @@ export interface SlotStats {
   served: number;
   /** The slot's I/O worker tables (preview2-shim) and open downstream requests: flat when nothing leaks. */
   resources: { streams: number; futures: number; polls: number; sockets: number; openRequests: number };
-  heapUsedMb: number;
 }
 
 export interface PodStats {
@@ -121,7 +119,7 @@ async function runSlot(data: SlotData): Promise<void> {
   parentPort!.on("message", (message: { type: string }) => {
     if (message.type !== "stats") return;
     const resources = callGuard("counts") as SlotStats["resources"];
-    const stats: SlotStats = { served, resources, heapUsedMb: getHeapStatistics().used_heap_size / 2 ** 20 };
+    const stats: SlotStats = { served, resources };
     parentPort!.postMessage({ type: "stats", stats });
   });
   // The component's own answers to the probe paths: they depend on its configuration
@@ -203,6 +201,22 @@ class Slot {
   /** Resolves once the guest is not handling a request (at once when it is not). */
   idle(): Promise<void> {
     return this.running ? new Promise((resolveDone) => this.whenDone.push(resolveDone)) : Promise.resolve();
+  }
+  /** The slot's own account, or undefined when it does not answer within 2 s (stuck in guest code). */
+  stats(): Promise<SlotStats | undefined> {
+    return new Promise((resolveStats) => {
+      const timer = setTimeout(() => finish(undefined), 2_000);
+      const onMessage = (message: { type: string; stats: SlotStats }) => {
+        if (message.type === "stats") finish(message.stats);
+      };
+      const finish = (stats: SlotStats | undefined) => {
+        clearTimeout(timer);
+        this.worker.off("message", onMessage);
+        resolveStats(stats);
+      };
+      this.worker.on("message", onMessage);
+      this.worker.postMessage({ type: "stats" });
+    });
   }
   stop(): void {
     this.agent.destroy();
@@ -293,10 +307,16 @@ class SlotPool {
 
   /** A slot still in guest code past the deadline is stuck (a loop, say): it is replaced, not waited for. */
   replaceStuck(slot: Slot): void {
-    if (!this.all.has(slot)) return;
-    console.error(`pod: slot ${slot.id} still busy after ${this.options.slotDeadlineMs} ms; replacing it`);
+    this.replaceDead(slot, `still busy after ${this.options.slotDeadlineMs} ms`);
+  }
+
+  /** Stops a slot that died or is stuck, and boots a fresh one in its place. */
+  private replaceDead(slot: Slot, why: string): void {
+    if (this.stopping || !this.all.has(slot)) return;
+    console.error(`pod: slot ${slot.id} ${why}; replacing it`);
     this.all.delete(slot);
     this.died++;
+    this.idle = this.idle.filter((s) => s !== slot);
     slot.stop();
     void this.boot().then((fresh) => this.release(fresh), exitOnSlotFailure);
   }
@@ -308,25 +328,7 @@ class SlotPool {
 
   /** Each slot's own account; one stuck in guest code cannot answer, and is left out after 2 s. */
   async stats(): Promise<PodStats> {
-    const answers = await Promise.all(
-      [...this.all]
-        .map(
-          (slot) =>
-            new Promise<SlotStats | undefined>((resolveStats) => {
-              const timer = setTimeout(() => finish(undefined), 2_000);
-              const onMessage = (message: { type: string; stats: SlotStats }) => {
-                if (message.type === "stats") finish(message.stats);
-              };
-              const finish = (stats: SlotStats | undefined) => {
-                clearTimeout(timer);
-                slot.worker.off("message", onMessage);
-                resolveStats(stats);
-              };
-              slot.worker.on("message", onMessage);
-              slot.worker.postMessage({ type: "stats" });
-            }),
-        ),
-    );
+    const answers = await Promise.all([...this.all].map((slot) => slot.stats()));
     return { slots: answers.filter((stats) => stats !== undefined), replaced: this.replaced, died: this.died };
   }
 
@@ -352,16 +354,8 @@ class SlotPool {
         worker.off("message", onMessage);
         const slot = new Slot(id, worker, message.port!, message.probes!);
         this.all.add(slot);
-        worker.once("exit", (code) => {
-          // A slot that dies on its own (a trap in guest code) is replaced; its client saw a cut connection.
-          if (this.stopping || !this.all.has(slot)) return;
-          console.error(`pod: slot ${id} exited (${code}); replacing it`);
-          this.all.delete(slot);
-          this.died++;
-          this.idle = this.idle.filter((s) => s !== slot);
-          slot.stop();
-          void this.boot().then((fresh) => this.release(fresh), exitOnSlotFailure);
-        });
+        // A slot that dies on its own (a trap in guest code) is replaced; its client saw a cut connection.
+        worker.once("exit", (code) => this.replaceDead(slot, `exited (${code})`));
         resolveSlot(slot);
       };
       worker.on("message", onMessage);
@@ -392,11 +386,12 @@ export function parseListen(listen: string): { host: string; port: number } {
   return { host: match[1]!.replace(/^\[|\]$/g, ""), port };
 }
 
-/** A GET or HEAD on a probe path from a kubelet (its User-Agent is kube-probe/<version>). */
-function isKubeletProbe(req: IncomingMessage): boolean {
-  if (req.method !== "GET" && req.method !== "HEAD") return false;
-  if (!req.headers["user-agent"]?.startsWith("kube-probe/")) return false;
-  return PROBE_PATHS.includes(new URL(req.url ?? "/", "http://pod").pathname);
+/** The probe path of a GET or HEAD from a kubelet (its User-Agent is kube-probe/<version>), else undefined. */
+function kubeletProbePath(req: IncomingMessage): string | undefined {
+  if (req.method !== "GET" && req.method !== "HEAD") return undefined;
+  if (!req.headers["user-agent"]?.startsWith("kube-probe/")) return undefined;
+  const path = new URL(req.url ?? "/", "http://pod").pathname;
+  return PROBE_PATHS.includes(path) ? path : undefined;
 }
 
 function wholeNumber(raw: string | undefined, flag: string, min: number, max: number): number {
@@ -432,7 +427,8 @@ async function main(): Promise<void> {
     // The kubelet's probes get the component's own answer at once: under the shim each
     // probe has an instance of its own, so it never waits behind traffic; here it would
     // wait for a slot, behind splits that take up to GREETER_TIMEOUT_MS.
-    const probe = isKubeletProbe(req) ? pool.probeAnswer(new URL(req.url ?? "/", "http://pod").pathname) : undefined;
+    const probePath = kubeletProbePath(req);
+    const probe = probePath === undefined ? undefined : pool.probeAnswer(probePath);
     if (probe) {
       res.writeHead(probe.status, { "content-type": probe.contentType, "content-length": Buffer.byteLength(probe.body) });
       res.end(req.method === "HEAD" ? undefined : probe.body);

@@ -89,24 +89,31 @@ export interface RunResult {
  * dies with this process however that one ends; `onLine` sees each output line as it
  * comes. Resolves once it has exited and its output is read in full.
  */
+/** Calls `onLine` with each line a piped group prints, as it comes; resolves once both streams have closed. */
+export function readLines(group: Group, onLine: (line: string, stream: "stdout" | "stderr") => void): Promise<void> {
+  return Promise.all(
+    (["stdout", "stderr"] as const).map(
+      (name) =>
+        new Promise<void>((resolveRead) => {
+          const stream = group.child[name];
+          if (!stream) return resolveRead();
+          createInterface({ input: stream, crlfDelay: Infinity })
+            .on("line", (line) => onLine(line, name))
+            .once("close", resolveRead);
+        }),
+    ),
+  ).then(() => undefined);
+}
+
 export async function runToEnd(spec: Omit<GroupSpec, "output" | "ipc">, onLine?: (line: string, stream: "stdout" | "stderr") => void): Promise<RunResult> {
   const group = spawnGroup({ ...spec, output: "pipe" });
   const collected = { stdout: "", stderr: "" };
-  const read = (["stdout", "stderr"] as const).map(
-    (name) =>
-      new Promise<void>((resolveRead) => {
-        const stream = group.child[name];
-        if (!stream) return resolveRead();
-        createInterface({ input: stream, crlfDelay: Infinity })
-          .on("line", (line) => {
-            collected[name] += `${line}\n`;
-            onLine?.(line, name);
-          })
-          .once("close", resolveRead);
-      }),
-  );
+  const read = readLines(group, (line, name) => {
+    collected[name] += `${line}\n`;
+    onLine?.(line, name);
+  });
   const code = await group.exited;
-  await Promise.all(read);
+  await read;
   return { code, ...collected };
 }
 

@@ -4,13 +4,12 @@
 //   wasmtime: `wasmtime serve`, the engine inside runwasi's containerd-shim-wasmtime,
 //             with a fresh instance per request, as the shim runs it.
 import { execFileSync } from "node:child_process";
-import { copyFileSync, readFileSync, statSync } from "node:fs";
+import { copyFileSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { createInterface } from "node:readline";
-import { COMPONENT, ROOT } from "../scripts/lib/build";
+import { COMPONENT, newestMtime as mtime, ROOT } from "../scripts/lib/build";
 import { findTool } from "../scripts/lib/tools";
 import type { PodStats } from "./pod";
-import { type Group, rssKb, runToEnd, spawnGroup } from "./processes";
+import { type Group, readLines, rssKb, runToEnd, spawnGroup } from "./processes";
 import { hostPort } from "./proxy";
 
 export type RuntimeName = "jco" | "wasmtime";
@@ -53,14 +52,11 @@ export interface PodProcess {
 function watchOutput(group: Group): Pick<PodProcess, "port" | "onLine"> {
   const listeners: ((line: string) => void)[] = [];
   const port = new Promise<number>((resolvePort, rejectPort) => {
-    for (const stream of [group.child.stdout, group.child.stderr]) {
-      if (!stream) continue;
-      createInterface({ input: stream, crlfDelay: Infinity }).on("line", (line) => {
-        const found = listeningPort(line);
-        if (found !== undefined) resolvePort(found);
-        for (const listener of listeners) listener(line);
-      });
-    }
+    void readLines(group, (line) => {
+      const found = listeningPort(line);
+      if (found !== undefined) resolvePort(found);
+      for (const listener of listeners) listener(line);
+    });
     void group.exited.then((code) => rejectPort(new Error(`exited (${code}) before it listened`)));
   });
   port.catch(() => {}); // a pod that never listens is reported by whoever awaits the port
@@ -87,23 +83,18 @@ export function runtimeNamed(name: RuntimeName): Runtime | string {
   return name === "jco" ? jcoRuntime() : wasmtimeRuntime();
 }
 
-function mtime(path: string): number {
-  return statSync(path, { throwIfNoEntry: false })?.mtimeMs ?? 0;
-}
-
 /** Runs a tool to its end without blocking this process (the Services keep serving meanwhile); its output goes to stderr. */
 async function run(command: string, args: string[], what: string): Promise<void> {
   const result = await runToEnd({ command, args, env: process.env as Record<string, string>, cwd: ROOT }, (line) => console.error(line));
   if (result.code !== 0) throw new Error(`${what} failed (exit ${result.code})`);
 }
 
-
 // ---------------------------------------------------------------------------
 
-export const JCO_DIR = join(ROOT, "dist/host");
+const JCO_DIR = join(ROOT, "dist/host");
 /** Where jco transpiles a component: dist/host/ for dist/, <its folder>/host/ for another build. */
 const transpiledFor = (component: string) => join(dirname(component), "host", "wasm-pods.js");
-export const POD_HOST = join(JCO_DIR, "pod.mjs");
+const POD_HOST = join(JCO_DIR, "pod.mjs");
 const POD_HOST_SOURCES = ["host/pod.ts", "host/proxy.ts", "host/io-guard.mjs", "scripts/lib/errors.ts"].map((path) => join(ROOT, path));
 
 function packageVersion(name: string): string {

@@ -83,16 +83,19 @@ interface TargetReport {
   /** RSS in MB of each pod, after each measured round. */
   rssMbPerRound: Record<string, number[]>;
   /** jco: per pod, after each round, every slot's shim table entries and requests served. */
-  slotsPerRound?: Record<string, { entries: number; served: number; openRequests: number }[][]>;
+  slotsPerRound?: Record<string, SlotAccount[][]>;
   sampleBodies: { before: string; after: string };
 }
 
-async function podRssKb(pod: Kubelet): Promise<number> {
-  return ((await pod.stats())?.rssMb ?? 0) * 1024;
+/** One jco slot after a round: its shim table entries, requests served and downstream requests still open. */
+interface SlotAccount {
+  entries: number;
+  served: number;
+  openRequests: number;
 }
 
 /** Why a jco pod's slot tables look like a leak, or undefined. */
-function tableLeak(pod: Kubelet, slots: { entries: number; served: number; openRequests: number }[], namesPerRequest: number): string | undefined {
+function tableLeak(pod: Kubelet, slots: SlotAccount[], namesPerRequest: number): string | undefined {
   for (const slot of slots) {
     if (slot.openRequests > 0) return `${slot.openRequests} downstream requests still open at rest`;
     const limit = pod.role === "greeter" ? MAX_IDLE_ENTRIES : MAX_IDLE_ENTRIES + slot.served * namesPerRequest * MAX_ENTRIES_PER_NAME;
@@ -137,7 +140,7 @@ async function loadTarget(topology: Cluster, target: Target, failures: string[])
 
   const before = await sampleBody(url);
   const rssKb: Record<string, number[]> = Object.fromEntries(topology.pods.map((pod) => [pod.name, []]));
-  const slots: Record<string, { entries: number; served: number; openRequests: number }[][]> = Object.fromEntries(
+  const slots: Record<string, SlotAccount[][]> = Object.fromEntries(
     topology.pods.map((pod) => [pod.name, []]),
   );
   console.log(`\n${target.name}: GET ${url}, ${PLAN.connections} connections, ${PLAN.rounds} x ${PLAN.seconds} s`);

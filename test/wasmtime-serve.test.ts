@@ -5,9 +5,8 @@
 // as WASI 0.2.12's wasi:cli/exit.exit-with-code, would fail to link here.
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
-import { createInterface } from "node:readline";
 import { afterAll, describe, expect, it } from "vitest";
-import { type Group, spawnGroup } from "../host/processes";
+import { type Group, readLines, spawnGroup } from "../host/processes";
 import { listeningPort } from "../host/runtimes";
 import { COMPONENT, ROOT } from "../scripts/lib/build";
 import { waitFor200 } from "../scripts/lib/wait";
@@ -47,12 +46,10 @@ describe.skipIf(!wasmtime.available)(suiteTitle("the README's wasmtime serve com
     });
     groups.push(group);
     const port = await new Promise<number>((resolve, reject) => {
-      for (const stream of [group.child.stdout!, group.child.stderr!]) {
-        createInterface({ input: stream }).on("line", (line) => {
-          const found = listeningPort(line);
-          if (found) resolve(found);
-        });
-      }
+      void readLines(group, (line) => {
+        const found = listeningPort(line);
+        if (found) resolve(found);
+      });
       void group.exited.then((code) => reject(new Error(`wasmtime serve exited (${code})`)));
     });
     const url = `http://127.0.0.1:${port}`;

@@ -13,7 +13,8 @@ export const IMAGE_TARBALL = join(ROOT, "dist/wasm-pods.oci.tar");
 // package.json: its name and version are the image ref.
 const INPUTS = ["src", "wit", "build.sh", "scripts/componentize.ts", "scripts/image", "package.json", "package-lock.json"];
 
-function newestMtime(path: string): number {
+/** The newest modification time of `path` (a file, or anything below a folder); 0 when it does not exist. */
+export function newestMtime(path: string): number {
   const stat = statSync(path, { throwIfNoEntry: false });
   if (!stat) return 0;
   if (!stat.isDirectory()) return stat.mtimeMs;
