@@ -1,4 +1,4 @@
-// Writes src/unicode-tables.ts: the Unicode classes the naming rules need, as
+// Writes src/unicode-tables.ts: the Unicode classes the naming and echo rules need, as
 // code point ranges. StarlingMonkey (the JS engine inside the component) is built
 // without Unicode property escapes: /\p{L}/u fails there at load time, so the
 // rules carry the ranges Node's ICU knows. test/unicode-tables.test.ts checks the
@@ -31,6 +31,9 @@ function literal(ranges: number[]): string {
 export const CLASSES = {
   LETTERS_AND_DIGITS: /^[\p{L}\p{Nd}]$/u,
   MARKS: /^\p{M}$/u,
+  // What an echo must escape: controls, format (bidi, zero-width), private use,
+  // surrogates, unassigned, and the line and paragraph separators (src/echo.ts).
+  ESCAPED_IN_ECHOES: /^[\p{Cc}\p{Cf}\p{Co}\p{Cs}\p{Cn}\p{Zl}\p{Zp}]$/u,
 };
 
 if (import.meta.url === `file://${process.argv[1]}`) {

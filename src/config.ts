@@ -1,6 +1,9 @@
 // Configuration is the environment the host hands each instance, parsed once per
 // request into a typed object. Nothing here touches the host: the caller passes
-// the variables in, so the rules are pure and testable.
+// the variables in, so the rules are pure and testable. A value is quoted back
+// in its error through the one echo rule (src/echo.ts): env is input too.
+import { quote } from "./echo";
+import { INSTANCE_NAME_RULE, isInstanceName } from "./instance-name";
 
 export type Role = "greeter" | "splitter";
 
@@ -32,33 +35,43 @@ export const DEFAULTS = {
 const TIMEOUT_RANGE = { min: 1, max: 60_000 };
 const MAX_NAMES_RANGE = { min: 1, max: 256 };
 
-export function instanceNameFrom(env: EnvVars): string {
-  return env.POD_NAME?.trim() || env.HOSTNAME?.trim() || "unknown";
+/** Who answers: POD_NAME, else HOSTNAME, else "unknown"; a set value that is no name is a config error. */
+export function instanceNameFrom(env: EnvVars): { ok: true; name: string } | { ok: false; error: string } {
+  for (const variable of ["POD_NAME", "HOSTNAME"] as const) {
+    const value = env[variable]?.trim();
+    if (!value) continue;
+    // It goes into a header of every answer: a control character there would break every answer.
+    if (!isInstanceName(value)) return { ok: false, error: `${variable} must be ${INSTANCE_NAME_RULE}, got ${quote(value)}` };
+    return { ok: true, name: value };
+  }
+  return { ok: true, name: "unknown" };
 }
 
 export function parseConfig(env: EnvVars): ConfigResult {
-  const instanceName = instanceNameFrom(env);
+  const instance = instanceNameFrom(env);
+  if (!instance.ok) return { ok: false, error: instance.error, instanceName: "unknown" };
+  const instanceName = instance.name;
   const fail = (error: string): ConfigResult => ({ ok: false, error, instanceName });
 
   const role = env.ROLE;
   if (role !== "greeter" && role !== "splitter") {
-    return fail(`ROLE must be "greeter" or "splitter", got "${role ?? ""}"`);
+    return fail(`ROLE must be "greeter" or "splitter", got ${quote(role ?? "")}`);
   }
 
   const greeterUrl = parseHttpUrl(env.GREETER_URL, DEFAULTS.greeterUrl);
   if (greeterUrl === undefined) {
-    return fail(`GREETER_URL must be an http:// or https:// URL, got "${env.GREETER_URL}"`);
+    return fail(`GREETER_URL must be an http:// or https:// URL, got ${quote(env.GREETER_URL ?? "")}`);
   }
   const greeterTimeoutMs = parseInteger(env.GREETER_TIMEOUT_MS, DEFAULTS.greeterTimeoutMs, TIMEOUT_RANGE);
   if (greeterTimeoutMs === undefined) {
     return fail(
-      `GREETER_TIMEOUT_MS must be a whole number of milliseconds from ${TIMEOUT_RANGE.min} to ${TIMEOUT_RANGE.max}, got "${env.GREETER_TIMEOUT_MS}"`,
+      `GREETER_TIMEOUT_MS must be a whole number of milliseconds from ${TIMEOUT_RANGE.min} to ${TIMEOUT_RANGE.max}, got ${quote(env.GREETER_TIMEOUT_MS ?? "")}`,
     );
   }
   const maxNames = parseInteger(env.MAX_NAMES, DEFAULTS.maxNames, MAX_NAMES_RANGE);
   if (maxNames === undefined) {
     return fail(
-      `MAX_NAMES must be a whole number from ${MAX_NAMES_RANGE.min} to ${MAX_NAMES_RANGE.max}, got "${env.MAX_NAMES}"`,
+      `MAX_NAMES must be a whole number from ${MAX_NAMES_RANGE.min} to ${MAX_NAMES_RANGE.max}, got ${quote(env.MAX_NAMES ?? "")}`,
     );
   }
 

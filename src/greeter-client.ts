@@ -2,6 +2,11 @@
 // deadline, with a single retry when the connection itself failed. It speaks
 // both greeter protocols: JSON ({"greeting", "servedBy"}) when the greeter
 // offers it, else the seed's plain text (the body is the greeting).
+//
+// A greeter is a peer, not a part of us: whatever of its answer reaches ours
+// (its error text, a header value, its pod name) is bounded and escaped first.
+import { isEscapedInEchoes, safeText } from "./echo";
+import { isInstanceName } from "./instance-name";
 
 export type Fetch = (input: string, init?: RequestInit) => Promise<Response>;
 
@@ -26,6 +31,8 @@ export type Outcome = { ok: true; part: Part } | { ok: false; failure: Failure }
 /** A greeting is a line of text: a greeter answering more than this is broken or hostile. */
 export const MAX_ANSWER_BYTES = 64 * 1024;
 const MAX_GREETING_CHARS = 256;
+/** A media type with its parameters is far shorter; a longer Content-Type is not one we read. */
+const MAX_CONTENT_TYPE_LENGTH = 256;
 
 const REQUEST_HEADERS = {
   accept: "application/json, text/plain;q=0.9",
@@ -83,14 +90,14 @@ async function attempt(name: string, call: GreeterCall, signal: AbortSignal): Pr
       response = await call.fetch(url, init);
     } catch (second) {
       if (signal.aborted) throw second;
-      return failure(name, "unreachable", `the greeter at ${call.baseUrl} is unreachable (${describe(second)})`);
+      return failure(name, "unreachable", `the greeter at ${safeText(call.baseUrl)} is unreachable (${describe(second)})`);
     }
   }
 
   const encoding = response.headers.get("content-encoding")?.trim().toLowerCase();
   if (encoding && encoding !== "identity") {
     void response.body?.cancel().catch(() => {});
-    return failure(name, "bad-answer", `the greeter answered with Content-Encoding ${snippet(encoding)}, though asked for identity`);
+    return failure(name, "bad-answer", `the greeter answered with Content-Encoding ${safeText(encoding)}, though asked for identity`);
   }
   const read = await readCapped(response, MAX_ANSWER_BYTES, signal);
   if (read === "too-large") {
@@ -106,7 +113,7 @@ async function attempt(name: string, call: GreeterCall, signal: AbortSignal): Pr
     return failure(name, "bad-answer", `the greeter answered ${response.status}: ${errorText(body)}`);
   }
   const answer = parseAnswer(body, response.headers);
-  if (!answer) return failure(name, "bad-answer", `the greeter's answer is not a greeting: ${snippet(body) || "(empty body)"}`);
+  if (!answer) return failure(name, "bad-answer", `the greeter's answer is not a greeting: ${bodyText(body)}`);
   return { name, greeting: answer.greeting, servedBy: answer.servedBy };
 }
 
@@ -146,15 +153,17 @@ async function readCapped(response: Response, limit: number, signal: AbortSignal
  * greeting (one line of text) and X-Served-By, if sent, names the pod.
  */
 export function parseAnswer(body: string, headers: Headers): { greeting: string; servedBy: string } | undefined {
-  const servedByHeader = headers.get("x-served-by")?.trim() || "unknown";
-  const type = headers.get("content-type")?.split(";")[0]?.trim().toLowerCase() ?? "";
+  const servedByHeader = servedByFrom(headers.get("x-served-by"));
+  const contentType = headers.get("content-type") ?? "";
+  if (contentType.length > MAX_CONTENT_TYPE_LENGTH) return undefined;
+  const type = contentType.split(";")[0]?.trim().toLowerCase() ?? "";
   if (type === "application/json" || type.endsWith("+json")) {
     try {
       const value: unknown = JSON.parse(body);
       if (typeof value !== "object" || value === null) return undefined;
       const { greeting, servedBy } = value as Record<string, unknown>;
       if (typeof greeting !== "string" || !isGreetingText(greeting)) return undefined;
-      return { greeting, servedBy: typeof servedBy === "string" && servedBy ? servedBy : servedByHeader };
+      return { greeting, servedBy: typeof servedBy === "string" && servedBy ? servedByFrom(servedBy) : servedByHeader };
     } catch {
       return undefined;
     }
@@ -164,35 +173,48 @@ export function parseAnswer(body: string, headers: Headers): { greeting: string;
   return isGreetingText(greeting) ? { greeting, servedBy: servedByHeader } : undefined;
 }
 
-/** One non-empty line of printable text, of a sane length. */
-function isGreetingText(text: string): boolean {
-  return text.length > 0 && [...text].length <= MAX_GREETING_CHARS && !/[\u0000-\u001f\u007f]/.test(text);
+/**
+ * The greeter's pod name as we repeat it: a pod or host name, else "unknown". A
+ * peer's header is bounded like its body: it is copied into every part of our answer.
+ */
+export function servedByFrom(value: unknown): string {
+  if (typeof value !== "string") return "unknown";
+  const trimmed = value.trim();
+  return isInstanceName(trimmed) ? trimmed : "unknown";
 }
 
-/** The greeter's own error message when it sent one as JSON, else the start of its body. */
+/**
+ * One non-empty line of visible text, of a sane length: nothing the echo rule would
+ * escape (controls, bidi, zero-width, line separators), since no valid name holds any.
+ */
+function isGreetingText(text: string): boolean {
+  const chars = [...text];
+  return chars.length > 0 && chars.length <= MAX_GREETING_CHARS && !chars.some((char) => isEscapedInEchoes(char.codePointAt(0)!));
+}
+
+/** The greeter's own error message when it sent one as JSON, else its body. */
 function errorText(body: string): string {
   try {
     const value = JSON.parse(body) as { error?: unknown };
-    if (typeof value?.error === "string") return snippet(value.error);
+    if (typeof value?.error === "string") return bodyText(value.error);
   } catch {
     // not JSON: fall through
   }
-  return snippet(body) || "(empty body)";
+  return bodyText(body);
 }
 
-/** One line, at most 200 characters, control characters escaped: safe to quote in an error. */
-function snippet(text: string): string {
-  const oneLine = [...text.replace(/\s+/g, " ").trim()];
-  const cut = oneLine.length > 200 ? `${oneLine.slice(0, 200).join("")}…` : oneLine.join("");
-  return cut.replace(/[\u0000-\u001f\u007f]/g, (ch) => `\\u${ch.charCodeAt(0).toString(16).padStart(4, "0")}`);
+/** A peer's text as our answers quote any input (src/echo.ts); its surrounding blank lines dropped. */
+function bodyText(text: string): string {
+  return safeText(text.trim()) || "(empty body)";
 }
 
+/** Why a connection failed, as the engine says it: echoed under the same rule as any input. */
 function describe(error: unknown): string {
   if (error instanceof Error) {
     const cause = (error as { cause?: { code?: string; message?: string } }).cause;
-    return cause?.code ?? cause?.message ?? error.message;
+    return safeText(String(cause?.code ?? cause?.message ?? error.message));
   }
-  return String(error);
+  return safeText(String(error));
 }
 
 function failure(name: string, kind: Failure["kind"], reason: string): Failure {

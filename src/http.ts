@@ -10,6 +10,8 @@ export type AppEnv = {
     hostRequestId?: string;
     /** The method exactly as sent, when the Request had to carry another (wasi-http.ts). */
     requestMethod?: string;
+    /** Why the request's target or Host could not make a URL: the answer is a 400 saying so. */
+    targetError?: string;
   };
   Variables: { requestId: string };
 };

@@ -1,4 +1,6 @@
 // The naming rules both roles share: what a name is, and how it is greeted.
+import { quote } from "./echo";
+import { inRanges } from "./ranges";
 import { LETTERS_AND_DIGITS, MARKS } from "./unicode-tables";
 
 export const MAX_NAME_LENGTH = 64;
@@ -6,19 +8,6 @@ export const MAX_NAME_LENGTH = 64;
 export const MAX_NAME_CODE_POINTS = 4 * MAX_NAME_LENGTH;
 
 const PUNCTUATION = new Set([" ", "'", ".", "-"]);
-
-/** Binary search in a flattened, sorted list of inclusive ranges. */
-function inRanges(codePoint: number, ranges: readonly number[]): boolean {
-  let low = 0;
-  let high = ranges.length / 2 - 1;
-  while (low <= high) {
-    const mid = (low + high) >> 1;
-    if (codePoint < ranges[2 * mid]!) high = mid - 1;
-    else if (codePoint > ranges[2 * mid + 1]!) low = mid + 1;
-    else return true;
-  }
-  return false;
-}
 
 // StarlingMonkey has no /\p{...}/u, hence the generated tables (see scripts/gen-unicode-tables.ts).
 export const isLetterOrDigit = (char: string) => inRanges(char.codePointAt(0)!, LETTERS_AND_DIGITS);
@@ -119,14 +108,4 @@ export function greetingFor(name: string): string {
   const [first, second] = [...name];
   const plainS = (first === "S" || first === "s") && (second === undefined || !isMark(second));
   return plainS ? `Hello ${name}!` : `Greetings ${name}!`;
-}
-
-/** Code points that make text invisible, reorder it or move a terminal's cursor. */
-const UNSAFE_TO_ECHO = /[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u2028-\u202e\u2066-\u2069\ufeff]/g;
-
-/** Double-quoted, cut to `limit` characters and escaped: safe to echo into any body, header or log. */
-export function quote(input: string, limit = 80): string {
-  const chars = [...input];
-  const cut = chars.length > limit ? `${chars.slice(0, limit).join("")}…` : input;
-  return JSON.stringify(cut).replace(UNSAFE_TO_ECHO, (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, "0")}`);
 }

@@ -1,6 +1,7 @@
 // Where a request goes is decided by its path alone. The Host header only
 // decorates the URL the app sees, and a malformed one is refused (RFC 9112 3.2)
 // instead of being pasted into a URL that could reroute or break the request.
+import { quote } from "./echo";
 
 export type TargetResult = { ok: true; url: string } | { ok: false; reason: string };
 
@@ -27,10 +28,10 @@ export function requestUrl(pathWithQuery: string | undefined, authority: string 
     if (!target.startsWith("/")) target = `/${target}`;
     host = DEFAULT_AUTHORITY;
   } else if (!target.startsWith("/")) {
-    return { ok: false, reason: `request target ${JSON.stringify(target.slice(0, 40))} is not a path; send /<path>` };
+    return { ok: false, reason: `request target ${quote(target)} is not a path; send /<path>` };
   }
   if (!AUTHORITY.test(host) || !validAuthority(host)) {
-    return { ok: false, reason: `malformed Host header ${JSON.stringify(host.slice(0, 40))}` };
+    return { ok: false, reason: `malformed Host header ${quote(host)}` };
   }
   // Fragments never reach a server; a literal '#' in the target is data, not a fragment.
   target = target.replaceAll("#", "%23");
@@ -38,7 +39,7 @@ export function requestUrl(pathWithQuery: string | undefined, authority: string 
     const url = new URL(`${scheme}://${host}${target}`);
     return { ok: true, url: url.href };
   } catch {
-    return { ok: false, reason: `request target ${JSON.stringify(target.slice(0, 40))} is not a valid URL path` };
+    return { ok: false, reason: `request target ${quote(target)} is not a valid URL path` };
   }
 }
 

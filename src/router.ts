@@ -6,7 +6,7 @@ import type { ConfigResult } from "./config";
 import type { Fetch } from "./greeter-client";
 import { type AppEnv, fail, preferred, rawPath, reply, requestIdFor } from "./http";
 import { pageResponse, pageRoutes } from "./page";
-import { quote } from "./names";
+import { quote } from "./echo";
 import { greeterRoutes, greeterUsage } from "./roles/greeter";
 import { splitterRoutes, splitterUsage } from "./roles/splitter";
 
@@ -30,8 +30,12 @@ export function createRouter(parsed: ConfigResult, deps: RouterDeps) {
     c.header("Vary", "Accept");
   });
 
-  app.onError((error, c) => fail(c, 500, `internal error: ${quote(error.message, 200)}`));
+  app.onError((error, c) => fail(c, 500, `internal error: ${quote(error.message)}`));
   app.notFound((c) => fail(c, 404, `no route for ${quote(rawPath(c.req.url))}; GET / lists the routes`));
+
+  // A request the adapter could not turn into a URL (a malformed Host) is answered here,
+  // so its 400 has the headers and the JSON of every other answer.
+  app.use(async (c, next) => (c.env?.targetError ? fail(c, 400, c.env.targetError) : next()));
 
   if (!parsed.ok) {
     app.all("*", (c) => fail(c, 500, parsed.error));

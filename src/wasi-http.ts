@@ -14,23 +14,42 @@ import {
   type OutputStream,
   ResponseOutparam,
 } from "wasi:http/types@0.2.12";
+import type { Edge, RequestContext } from "./edge";
 import { requestUrl } from "./request-target";
 
-/** `method` is the request's method exactly as sent; `request.method` may differ (see answer()). */
-export type FetchHandler = (request: Request, context: { method: string }) => Promise<Response>;
+/**
+ * Every answer, the adapter's own failures included, is the app's: a malformed
+ * Host reaches it as `targetError`, and a failure outside it (an answer the host
+ * refuses) comes back through `internalError`, so each carries the same headers
+ * and honours Accept.
+ */
+export type FetchHandler = Partial<Pick<Edge, "internalError">> & ((request: Request, context: RequestContext) => Promise<Response>);
 
 export function incomingHandlerFor(handler: FetchHandler) {
   return {
     async handle(incoming: IncomingRequest, outparam: ResponseOutparam): Promise<void> {
       // Nothing may escape this function: an exception here traps the instance,
       // and under jco's runtime that takes the whole pod process down.
+      let request: Request | undefined;
+      let context: RequestContext | undefined;
+      const internalError = async (error: unknown) => {
+        try {
+          if (request && handler.internalError) return await handler.internalError(request, context, error);
+        } catch {
+          // fall through to the bare answer
+        }
+        // Only a handler without internalError (the bench's empty component) or one that failed
+        // at its own error answer gets here: there is nothing left to build the usual headers from.
+        return new Response("internal error", { status: 500, headers: { "content-type": "text/plain; charset=utf-8" } });
+      };
       let response: Response;
       try {
-        response = await answer(incoming, handler);
+        ({ request, context } = requestOf(incoming));
+        response = await handler(request, context);
       } catch (error) {
-        response = plainResponse(500, `internal error: ${error instanceof Error ? error.message : String(error)}`);
+        response = await internalError(error);
       }
-      await send(response, outparam);
+      await send(response, outparam, internalError);
     },
   };
 }
@@ -38,16 +57,26 @@ export function incomingHandlerFor(handler: FetchHandler) {
 /** Methods the Fetch API refuses to put in a Request; the app still answers them (405). */
 const FETCH_FORBIDDEN_METHODS = new Set(["CONNECT", "TRACE", "TRACK"]);
 
-async function answer(incoming: IncomingRequest, handler: FetchHandler): Promise<Response> {
+/** Where a request goes when its target or Host makes no URL: the app answers it 400 from `targetError`. */
+const PLACEHOLDER_URL = "http://localhost/";
+
+function requestOf(incoming: IncomingRequest): { request: Request; context: RequestContext } {
   const scheme = incoming.scheme()?.tag === "HTTPS" ? "https" : "http";
   const target = requestUrl(incoming.pathWithQuery(), incoming.authority(), scheme);
-  if (!target.ok) return plainResponse(400, target.reason);
   // The Fetch API upper-cases some methods and refuses others, but HTTP methods are
   // case-sensitive: the app is told the method as sent, beside a Request it can hold.
   const method = methodName(incoming.method());
-  const requestMethod = FETCH_FORBIDDEN_METHODS.has(method.toUpperCase()) ? "GET" : method;
+  const context: RequestContext = target.ok ? { method } : { method, targetError: target.reason };
+  const url = target.ok ? target.url : PLACEHOLDER_URL;
+  const headers = readHeaders(incoming);
   // The app serves GET and HEAD only, so request bodies are never read.
-  return handler(new Request(target.url, { method: requestMethod, headers: readHeaders(incoming) }), { method });
+  try {
+    const requestMethod = FETCH_FORBIDDEN_METHODS.has(method.toUpperCase()) ? "GET" : method;
+    return { request: new Request(url, { method: requestMethod, headers }), context };
+  } catch {
+    // A method the Fetch API cannot hold at all: the app still sees it as sent, and refuses it (405).
+    return { request: new Request(url, { method: "GET", headers }), context };
+  }
 }
 
 function methodName(method: Method): string {
@@ -69,22 +98,19 @@ function readHeaders(incoming: IncomingRequest): Headers {
 
 const ENCODER = new TextEncoder();
 
-function plainResponse(status: number, text: string): Response {
-  return new Response(text, { status, headers: { "content-type": "text/plain; charset=utf-8" } });
-}
-
 /**
  * Head first, then the body within the stream's permits. Once the head is set
  * nothing can change the status, so a failure after that (the client left) just
  * ends the exchange.
  */
-async function send(response: Response, outparam: ResponseOutparam): Promise<void> {
+async function send(response: Response, outparam: ResponseOutparam, internalError: (error: unknown) => Promise<Response>): Promise<void> {
   let head: { outgoing: OutgoingResponse; body: OutgoingBody; bytes: Uint8Array };
   try {
     head = await headOf(response);
   } catch (error) {
-    // A response the host cannot take (a header value it refuses, say): a plain 500 instead.
-    head = await headOf(plainResponse(500, `internal error: ${error instanceof Error ? error.message : String(error)}`));
+    // A response the host cannot take (a header value it refuses, say): the app's 500 instead,
+    // whose headers are ours alone (a validated instance name and request id).
+    head = await headOf(await internalError(error));
   }
   const { outgoing, body, bytes } = head;
   ResponseOutparam.set(outparam, { tag: "ok", val: outgoing });

@@ -1,5 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { DEFAULTS, parseConfig } from "../src/config";
+import { echoOracle } from "./support/echo-oracle";
+
+const NAME_RULE = "a pod or host name: 1 to 253 printable ASCII characters, no spaces";
 
 describe("parseConfig", () => {
   it("applies the defaults", () => {
@@ -42,5 +45,56 @@ describe("parseConfig", () => {
     const parsed = parseConfig(env);
     expect(parsed.ok).toBe(false);
     if (!parsed.ok) expect(parsed.error).toContain(error);
+  });
+});
+
+describe("env values in errors", () => {
+  it.each([
+    ["ROLE", { ROLE: "\u001b[2Jgreeter\u202e" }, (v: string) => `ROLE must be "greeter" or "splitter", got ${echoOracle(v)}`],
+    ["ROLE", { ROLE: `x${"\u061c".repeat(200)}` }, (v: string) => `ROLE must be "greeter" or "splitter", got ${echoOracle(v)}`],
+    ["GREETER_URL", { ROLE: "splitter", GREETER_URL: "\u009b\u2028" }, (v: string) => `GREETER_URL must be an http:// or https:// URL, got ${echoOracle(v)}`],
+    ["MAX_NAMES", { ROLE: "splitter", MAX_NAMES: "1\u200b" }, (v: string) => `MAX_NAMES must be a whole number from 1 to 256, got ${echoOracle(v)}`],
+    [
+      "GREETER_TIMEOUT_MS",
+      { ROLE: "splitter", GREETER_TIMEOUT_MS: "9".repeat(100) },
+      (v: string) => `GREETER_TIMEOUT_MS must be a whole number of milliseconds from 1 to 60000, got ${echoOracle(v)}`,
+    ],
+  ] as const)("a bad %s is echoed by the rule: 80 characters, controls and bidi escaped", (variable, env, error) => {
+    const value = (env as Record<string, string>)[variable]!;
+    expect(parseConfig(env)).toEqual({ ok: false, error: error(value), instanceName: "unknown" });
+    expect(echoOracle(value)).not.toBe(JSON.stringify(value));
+  });
+});
+
+describe("POD_NAME and HOSTNAME", () => {
+  it.each([
+    ["a control character", "pod\u0001"],
+    ["an escape sequence", "\u001b[31mpod"],
+    ["a bidi control", "pod\u202e"],
+    ["a space inside", "my pod"],
+    ["more than 253 characters", "p".repeat(254)],
+    ["a character that is not ASCII", "pöd"],
+  ])("a POD_NAME holding %s is a config error naming it, whatever HOSTNAME says", (_what, value) => {
+    expect(parseConfig({ ROLE: "greeter", POD_NAME: value, HOSTNAME: "h" })).toEqual({
+      ok: false,
+      error: `POD_NAME must be ${NAME_RULE}, got ${echoOracle(value)}`,
+      instanceName: "unknown",
+    });
+  });
+
+  it("a bad HOSTNAME is an error only when it is the name used (no POD_NAME)", () => {
+    expect(parseConfig({ ROLE: "greeter", HOSTNAME: "h\u0000" })).toEqual({
+      ok: false,
+      error: `HOSTNAME must be ${NAME_RULE}, got "h\\u0000"`,
+      instanceName: "unknown",
+    });
+    expect(parseConfig({ ROLE: "greeter", POD_NAME: "p", HOSTNAME: "h\u0000" })).toMatchObject({ ok: true, config: { instanceName: "p" } });
+  });
+
+  it("accepts names up to 253 printable ASCII characters, trimmed", () => {
+    expect(parseConfig({ ROLE: "greeter", POD_NAME: "p".repeat(253) })).toMatchObject({ ok: true, config: { instanceName: "p".repeat(253) } });
+    expect(parseConfig({ ROLE: "greeter", POD_NAME: " name-greeter-pod-7f9c_x.y:1 " })).toMatchObject({
+      config: { instanceName: "name-greeter-pod-7f9c_x.y:1" },
+    });
   });
 });

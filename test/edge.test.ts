@@ -2,6 +2,14 @@
 import { describe, expect, it } from "vitest";
 import { createEdge } from "../src/edge";
 
+/** The contract's headers (README, "Every response"), as one answer carries them. */
+const contractHeaders = (res: Response) => ({
+  servedBy: res.headers.get("x-served-by"),
+  requestId: res.headers.get("x-request-id"),
+  vary: res.headers.get("vary"),
+  type: res.headers.get("content-type"),
+});
+
 describe("createEdge", () => {
   it("reads the environment on every request, never before", async () => {
     let reads = 0;
@@ -64,6 +72,63 @@ describe("createEdge", () => {
       const head = await edge(new Request(`http://x${path}`, { ...init, method: "HEAD" }));
       expect([get.status, head.status], path).toEqual([status, status]);
       expect([...head.headers], path).toEqual([...get.headers]);
+    }
+  });
+});
+
+describe("answers the adapter needs made: each carries the contract's headers and honours Accept", () => {
+  const env = { ROLE: "greeter", POD_NAME: "pod-9" };
+
+  it("a malformed Host (targetError) -> 400 with the reason, in text and JSON", async () => {
+    const edge = createEdge({ readEnv: () => env, fetch });
+    const reason = 'malformed Host header "[::1"';
+    const text = await edge(new Request("http://localhost/", { headers: { "x-request-id": "t-1" } }), { method: "GET", targetError: reason });
+    expect(text.status).toBe(400);
+    expect(await text.text()).toBe(reason);
+    expect(contractHeaders(text)).toEqual({ servedBy: "pod-9", requestId: "t-1", vary: "Accept", type: "text/plain; charset=utf-8" });
+    const json = await edge(new Request("http://localhost/", { headers: { accept: "application/json" } }), { method: "HEAD", targetError: reason });
+    expect(json.status).toBe(400);
+    expect(await json.json()).toEqual({ error: reason, status: 400 });
+    expect(json.headers.get("x-served-by")).toBe("pod-9");
+  });
+
+  it("a misconfigured pod answers a malformed Host 400 too: the request is refused before the configuration matters", async () => {
+    const edge = createEdge({ readEnv: () => ({ ROLE: "bogus" }), fetch });
+    const res = await edge(new Request("http://localhost/"), { method: "GET", targetError: "malformed Host header \"x\"" });
+    expect(res.status).toBe(400);
+  });
+
+  it("an internal error (an answer the host refused) -> 500, escaped, with the usual headers, in text and JSON", async () => {
+    const edge = createEdge({ readEnv: () => ({ ...env, REQUEST_ID: "host-3" }), fetch });
+    const error = Object.assign(new Error("[object Object]"), { payload: { tag: "invalid-syntax" } });
+    const text = await edge.internalError(new Request("http://x/Po"), { method: "GET" }, error);
+    expect(text.status).toBe(500);
+    expect(await text.text()).toBe('internal error: "[object Object] {\\"tag\\":\\"invalid-syntax\\"}"');
+    expect(contractHeaders(text)).toEqual({ servedBy: "pod-9", requestId: "host-3", vary: "Accept", type: "text/plain; charset=utf-8" });
+    const json = await edge.internalError(new Request("http://x/Po", { headers: { accept: "application/json" } }), { method: "HEAD" }, new Error("a\u202eb"));
+    expect(await json.json()).toEqual({ error: 'internal error: "a\\u202eb"', status: 500 });
+  });
+
+  it("a failure anywhere in the edge (the environment unreadable) is still the usual 500, never a rejection", async () => {
+    const edge = createEdge({
+      readEnv: () => {
+        throw new Error("no environment");
+      },
+      fetch,
+    });
+    const res = await edge(new Request("http://x/Po", { headers: { "x-request-id": "e-1" } }));
+    expect(res.status).toBe(500);
+    expect(await res.text()).toBe('internal error: "no environment"');
+    expect(contractHeaders(res)).toEqual({ servedBy: "unknown", requestId: "e-1", vary: "Accept", type: "text/plain; charset=utf-8" });
+  });
+
+  it("a POD_NAME holding a control character -> 500 naming POD_NAME, with the usual headers (X-Served-By unknown)", async () => {
+    const edge = createEdge({ readEnv: () => ({ ROLE: "greeter", POD_NAME: "pod\u0001x" }), fetch });
+    for (const path of ["/healthz", "/Po"]) {
+      const res = await edge(new Request(`http://x${path}`, { headers: { "x-request-id": "p-1" } }));
+      expect(res.status).toBe(500);
+      expect(await res.text()).toBe('POD_NAME must be a pod or host name: 1 to 253 printable ASCII characters, no spaces, got "pod\\u0001x"');
+      expect(contractHeaders(res)).toEqual({ servedBy: "unknown", requestId: "p-1", vary: "Accept", type: "text/plain; charset=utf-8" });
     }
   });
 });

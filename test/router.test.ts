@@ -5,10 +5,18 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type ConfigResult, parseConfig } from "../src/config";
 import type { Fetch } from "../src/greeter-client";
 import { createRouter } from "../src/router";
-import { contractGreeting, startTestGreeter, type TestGreeter } from "./support/greeters";
+import { echoOracleText } from "./support/echo-oracle";
+import { contractGreeting, HOSTILE_ERROR_TEXT, startTestGreeter, type TestGreeter } from "./support/greeters";
 import { BUSY_MACHINE_MARGIN_MS } from "./support/tools";
 
 const JSON_ACCEPT = { accept: "application/json" };
+/**
+ * A deadline long enough that "one deadline + the busy machine's margin" stays below
+ * "two deadlines": a bound at it fails when calls queue or names are asked in turn.
+ */
+const SLOW_DEADLINE_MS = 1_500;
+/** Timers may fire a hair early (clock granularity); never a deadline's worth. */
+const TIMER_SLACK_MS = 10;
 
 function router(env: Record<string, string>, fetch: Fetch = globalThis.fetch) {
   return createRouter(parseConfig({ POD_NAME: "pod-1", ...env }), { fetch });
@@ -154,6 +162,15 @@ describe("greeter", () => {
     expect(await res.text()).toBe(reason);
   });
 
+  it("GET /split/... -> 404: two segments are no name, and the greeter never splits", async () => {
+    for (const path of ["/split/Sherlock,Po", "/split/Po", "/split/"]) {
+      const res = await greeter.request(path, { headers: { "x-request-id": "g-404" } });
+      expect(res.status, path).toBe(404);
+      expect(await res.text()).toBe(`no route for "${path}"; GET / lists the routes`);
+      expect(res.headers.get("x-request-id")).toBe("g-404");
+    }
+  });
+
   it("errors are JSON when asked", async () => {
     const res = await greeter.request("/a%2Fb", { headers: JSON_ACCEPT });
     expect(res.status).toBe(400);
@@ -253,13 +270,13 @@ describe("splitter, downstream by injected fetch", () => {
     let attempts = 0;
     const refusedThenStalled: Fetch = (url, init) => (++attempts === 1 ? refused() : never(url, init));
     const started = performance.now();
-    const res = await router({ ROLE: "splitter", GREETER_TIMEOUT_MS: "1000" }, refusedThenStalled).request("/split/Po");
+    const res = await router({ ROLE: "splitter", GREETER_TIMEOUT_MS: String(SLOW_DEADLINE_MS) }, refusedThenStalled).request("/split/Po");
     const elapsed = performance.now() - started;
     expect(res.status).toBe(504);
     expect(attempts).toBe(2);
-    expect(elapsed).toBeGreaterThanOrEqual(990);
-    // One deadline for both tries: a second one would end at 2000 ms.
-    expect(elapsed).toBeLessThan(1000 + BUSY_MACHINE_MARGIN_MS);
+    expect(elapsed).toBeGreaterThanOrEqual(SLOW_DEADLINE_MS - TIMER_SLACK_MS);
+    // One deadline for both tries: a second one would end at twice the deadline, past this bound.
+    expect(elapsed).toBeLessThan(SLOW_DEADLINE_MS + BUSY_MACHINE_MARGIN_MS);
   });
 
   it("never answers a partial 200: one failing part fails the whole request, naming it", async () => {
@@ -284,9 +301,12 @@ describe("splitter, downstream by injected fetch", () => {
   });
 
   it("only timeouts -> 504, with the usual headers and JSON when asked", async () => {
+    const started = performance.now();
     const res = await router({ ROLE: "splitter", GREETER_TIMEOUT_MS: "100" }, never).request("/split/Po", {
       headers: { ...JSON_ACCEPT, "x-request-id": "t-1" },
     });
+    // Not before the deadline: an early timeout is as wrong as a late one.
+    expect(performance.now() - started).toBeGreaterThanOrEqual(100 - TIMER_SLACK_MS);
     expect(res.status).toBe(504);
     expect(res.headers.get("x-served-by")).toBe("pod-1");
     expect(res.headers.get("x-request-id")).toBe("t-1");
@@ -332,16 +352,55 @@ describe("splitter against local stand-in greeters (Node servers, real sockets)"
     expect(error).toContain('could not greet "Po"');
   });
 
-  it("a stalled greeter -> 504 once GREETER_TIMEOUT_MS has passed", async () => {
-    const app = router({ ROLE: "splitter", GREETER_URL: greeters.stall!.url, GREETER_TIMEOUT_MS: "300" });
+  it("a stalled greeter -> 504 once GREETER_TIMEOUT_MS has passed, both names in one deadline", async () => {
+    const app = router({ ROLE: "splitter", GREETER_URL: greeters.stall!.url, GREETER_TIMEOUT_MS: String(SLOW_DEADLINE_MS) });
     const started = performance.now();
     const res = await app.request("/split/Sherlock,Po");
     const elapsed = performance.now() - started;
     expect(res.status).toBe(504);
-    expect(elapsed).toBeGreaterThanOrEqual(290);
-    expect(elapsed).toBeLessThan(300 + BUSY_MACHINE_MARGIN_MS);
+    expect(elapsed).toBeGreaterThanOrEqual(SLOW_DEADLINE_MS - TIMER_SLACK_MS);
+    // Names asked one after the other would take two deadlines, past this bound.
+    expect(elapsed).toBeLessThan(SLOW_DEADLINE_MS + BUSY_MACHINE_MARGIN_MS);
     expect(await res.text()).toBe(
-      'could not greet "Sherlock": the greeter did not answer within 300 ms; could not greet "Po": the greeter did not answer within 300 ms',
+      `could not greet "Sherlock": the greeter did not answer within ${SLOW_DEADLINE_MS} ms; could not greet "Po": the greeter did not answer within ${SLOW_DEADLINE_MS} ms`,
     );
+  });
+});
+
+describe("a peer's answer is bounded and escaped before it reaches ours", () => {
+  it("a 70 KB X-Served-By is not copied: 256 parts name `unknown`, and the answer stays small", async () => {
+    const huge: Fetch = async (url) =>
+      new Response(contractGreeting(decodeURIComponent(url.split("/").pop()!)), { headers: { "content-type": "text/plain", "x-served-by": "a".repeat(70_000) } });
+    const names = Array.from({ length: 256 }, (_, i) => `P${i}`);
+    const res = await router({ ROLE: "splitter", MAX_NAMES: "256" }, huge).request(`/split/${names.join(",")}`, { headers: JSON_ACCEPT });
+    expect(res.status).toBe(200);
+    const text = await res.text();
+    const body = JSON.parse(text) as { parts: { servedBy: string }[] };
+    expect(new Set(body.parts.map((p) => p.servedBy))).toEqual(new Set(["unknown"]));
+    // 256 greetings and their names: a few tens of kilobytes, not 256 copies of a header.
+    expect(Buffer.byteLength(text)).toBeLessThan(64 * 1024);
+  });
+
+  it("a hostile error body reaches the 502 only by the echo rule", async () => {
+    const hostile: Fetch = async () => new Response(HOSTILE_ERROR_TEXT, { status: 500 });
+    const res = await router({ ROLE: "splitter" }, hostile).request("/split/Po");
+    expect(res.status).toBe(502);
+    expect(await res.text()).toBe(`could not greet "Po": the greeter answered 500: ${echoOracleText(HOSTILE_ERROR_TEXT)}`);
+  });
+});
+
+describe("splitter and redirects (Node stand-ins, real sockets)", () => {
+  it.each(["redirect-301", "redirect-302", "redirect-307"] as const)("a greeter answering %s -> 502; the redirect is never followed", async (behaviour) => {
+    const target = await startTestGreeter("json");
+    const mover = await startTestGreeter(behaviour, undefined, { location: target.url });
+    try {
+      const res = await router({ ROLE: "splitter", GREETER_URL: mover.url }).request("/split/Po");
+      expect(res.status).toBe(502);
+      expect(await res.text()).toBe(`could not greet "Po": the greeter answered ${behaviour.slice(-3)}: moved`);
+      expect(mover.requests.map((r) => r.url)).toEqual(["/Po"]);
+      expect(target.requests).toEqual([]);
+    } finally {
+      await Promise.all([target.close(), mover.close()]);
+    }
   });
 });

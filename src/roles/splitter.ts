@@ -2,7 +2,8 @@ import { Hono } from "hono";
 import type { Config } from "../config";
 import { askGreeter, type Failure, type Fetch, type Part } from "../greeter-client";
 import { type AppEnv, fail, rawPath, reply } from "../http";
-import { parseNameList, quote } from "../names";
+import { quote } from "../echo";
+import { parseNameList } from "../names";
 
 /** The splitter: GET /split/<name>,<name>,... asks the greeter for every name at once. */
 export function splitterRoutes(config: Config, fetch: Fetch) {

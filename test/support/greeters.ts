@@ -28,7 +28,33 @@ export type Behaviour =
   | "fail-500"
   | "html"
   | "gzip"
-  | "not-utf8";
+  | "not-utf8"
+  /** Redirects every call (to `options.location`): the splitter must not follow. */
+  | "redirect-301"
+  | "redirect-302"
+  | "redirect-307"
+  /** A 500 whose text reorders, hides and steers: RLO, LRI, zero-width, ANSI, a 10 KB line. */
+  | "hostile-error"
+  /**
+   * A good greeting with an X-Served-By of 10 KB: a peer's header must be bounded like its body.
+   * (Under the 16 KiB a Node client accepts, so both engines read it and it is the splitter that must bound it.)
+   */
+  | "huge-served-by"
+  /** A JSON greeting padded to exactly 64 KiB, the most the splitter reads, and one byte more. */
+  | "json-64k"
+  | "json-64k-plus-1";
+
+/** The hostile-error greeter's body. */
+export const HOSTILE_ERROR_TEXT = `\u202eevil\u2066x\u2069 \u200b\u200d\ufeff \u001b[2J\u001b[H\u001b]0;pwned\u0007 \u009b31m\u061c${"x".repeat(10_000)}`;
+
+/** The size of a greeter answer the splitter must still read (README: "at most 64 KiB"). */
+export const MAX_ANSWER_BYTES = 64 * 1024;
+
+/** `{"name","greeting","servedBy","pad"}`, padded to exactly `bytes` bytes. */
+export function paddedGreeting(name: string, servedBy: string, bytes: number): string {
+  const start = JSON.stringify({ name, greeting: contractGreeting(name), servedBy }).slice(0, -1) + ',"pad":"';
+  return `${start}${"x".repeat(bytes - Buffer.byteLength(start) - 2)}"}`;
+}
 
 export interface TestGreeter {
   url: string;
@@ -44,7 +70,11 @@ export function contractGreeting(name: string): string {
   return /^[Ss](?!\p{M})/u.test(name) ? `Hello ${name}!` : `Greetings ${name}!`;
 }
 
-export async function startTestGreeter(behaviour: Behaviour, servedBy = `test-greeter-${behaviour}`): Promise<TestGreeter> {
+export async function startTestGreeter(
+  behaviour: Behaviour,
+  servedBy = `test-greeter-${behaviour}`,
+  options: { location?: string } = {},
+): Promise<TestGreeter> {
   const requests: Recorded[] = [];
   const sockets = new Set<Socket>();
   const timers = new Set<ReturnType<typeof setInterval>>();
@@ -93,6 +123,22 @@ export async function startTestGreeter(behaviour: Behaviour, servedBy = `test-gr
         return;
       case "not-utf8":
         res.writeHead(200, { "content-type": "text/plain" }).end(Buffer.from([0x48, 0x69, 0xff, 0xfe]));
+        return;
+      case "redirect-301":
+      case "redirect-302":
+      case "redirect-307":
+        res.writeHead(Number(behaviour.slice(-3)), { location: `${options.location ?? "http://127.0.0.1:9"}${req.url ?? "/"}`, "content-type": "text/plain" }).end("moved");
+        return;
+      case "hostile-error":
+        res.writeHead(500, { "content-type": "text/plain; charset=utf-8" }).end(HOSTILE_ERROR_TEXT);
+        return;
+      case "huge-served-by":
+        res.writeHead(200, { "content-type": "text/plain", "x-served-by": "a".repeat(10_000) }).end(contractGreeting(name));
+        return;
+      case "json-64k":
+      case "json-64k-plus-1":
+        res.writeHead(200, { "content-type": "application/json" });
+        res.end(paddedGreeting(name, servedBy, MAX_ANSWER_BYTES + (behaviour === "json-64k" ? 0 : 1)));
     }
   });
   server.on("connection", (socket: Socket) => {
