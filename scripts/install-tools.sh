@@ -25,7 +25,15 @@ WASMTIME_PATCHED_DEPS=(wit-parser@0.219.2 wasmparser@0.219.2)
 WASMTIME_FEATURES=serve,run,cranelift,cache,parallel-compilation,pooling-allocator,component-model,compile,gc-drc,clap/default,clap/wrap_help
 KUSTOMIZE_VERSION=v5.8.2 # newest that builds with this machine's Go (v5.8.3 needs Go 1.27)
 CONTAINERD2_VERSION=2.0.14 # the containerd 2.0 line k3s 1.32/1.33 embed; go.mod in scripts/tools/containerd2
-DEBIAN_PACKAGES=(containerd shellcheck chromium docker-registry skopeo)
+# runwasi's containerd-shim-wasmtime v0.6.0, the shim k3s runs for RuntimeClass wasmtime (links
+# wasmtime 27.0.0, pinned above). Built from the release's source for these machines, which
+# cannot download GitHub's release assets: ../shared/tools/runwasi/README.md says how. Elsewhere
+# the release's own musl build serves (RUNWASI_SHIM_SHA256 must name its checksum).
+SHIM_VERSION=0.6.0
+SHIM_SHA256=103613f437de4576efce07ab318c631d2d386399c062fb502c14caf6917f7ec7
+SHIM_SHARED_DIR=../shared/tools/runwasi
+CRICTL_VERSION=v1.34.0 # sigs.k8s.io/cri-tools, the release line of the Kubernetes 1.34 node
+DEBIAN_PACKAGES=(containerd shellcheck chromium docker-registry skopeo runc containernetworking-plugins)
 
 TOOLS=${WASM_PODS_TOOLS:-$HOME/.cache/wasm-pods-tools}
 mkdir -p "$TOOLS/bin"
@@ -114,6 +122,65 @@ install_containerd2() {
   link "$dir/ctr" ctr2
 }
 
+install_shim() {
+  local dir="$TOOLS/containerd-shim-wasmtime-$SHIM_VERSION" binary=containerd-shim-wasmtime-v1
+  if [[ -x $dir/$binary ]] && echo "$SHIM_SHA256  $dir/$binary" | sha256sum -c --quiet - 2>/dev/null; then
+    say "containerd-shim-wasmtime $SHIM_VERSION: present"
+  elif [[ -f $SHIM_SHARED_DIR/$binary ]]; then
+    echo "$SHIM_SHA256  $SHIM_SHARED_DIR/$binary" | sha256sum -c --quiet - \
+      || die "$SHIM_SHARED_DIR/$binary does not have the pinned sha256 $SHIM_SHA256"
+    mkdir -p "$dir"
+    install -m 0755 "$SHIM_SHARED_DIR/$binary" "$dir/$binary"
+    say "containerd-shim-wasmtime $SHIM_VERSION: copied from $SHIM_SHARED_DIR"
+  else
+    # A machine with the internet: runwasi's release asset. Its checksum is not pinned here
+    # (this workplace cannot download it to read it), so the caller names it.
+    [[ -n ${RUNWASI_SHIM_SHA256:-} ]] || die "$SHIM_SHARED_DIR is not here: set RUNWASI_SHIM_SHA256 to the sha256 of runwasi's containerd-shim-wasmtime-x86_64-linux-musl.tar.gz (release containerd-shim-wasmtime/v$SHIM_VERSION) to download it"
+    local work
+    work=$(mktemp -d)
+    trap 'rm -rf "$work"' RETURN
+    curl -fsSL --retry 3 -o "$work/shim.tar.gz" \
+      "https://github.com/containerd/runwasi/releases/download/containerd-shim-wasmtime%2Fv$SHIM_VERSION/containerd-shim-wasmtime-x86_64-linux-musl.tar.gz"
+    echo "$RUNWASI_SHIM_SHA256  $work/shim.tar.gz" | sha256sum -c --quiet - || die "runwasi release checksum mismatch"
+    tar -xzf "$work/shim.tar.gz" -C "$work"
+    mkdir -p "$dir"
+    install -m 0755 "$work/$binary" "$dir/$binary"
+    say "containerd-shim-wasmtime $SHIM_VERSION: downloaded from runwasi's release"
+  fi
+  link "$dir/$binary" "$binary"
+}
+
+install_crictl() {
+  local dir="$TOOLS/crictl-$CRICTL_VERSION"
+  if [[ -x $dir/crictl ]] && [[ $("$dir/crictl" --version) == *" $CRICTL_VERSION" ]]; then
+    say "crictl $CRICTL_VERSION: present"
+  else
+    command -v go >/dev/null || die "go is needed to build crictl"
+    local started=$(date +%s)
+    say "crictl $CRICTL_VERSION: go install"
+    GOBIN="$dir" GOFLAGS=-buildvcs=false CGO_ENABLED=0 go install -trimpath \
+      -ldflags "-X sigs.k8s.io/cri-tools/pkg/version.Version=$CRICTL_VERSION" "sigs.k8s.io/cri-tools/cmd/crictl@$CRICTL_VERSION"
+    say "crictl $CRICTL_VERSION: built in $(elapsed "$started")"
+  fi
+  link "$dir/crictl" crictl
+}
+
+# The pod sandbox image (registry.k8s.io cannot be reached): named by its source's hash, so an
+# edit to scripts/node/pause rebuilds it and an unchanged source is skipped.
+install_pause_image() {
+  local hash dir
+  hash=$(cat scripts/node/pause-image.sh scripts/node/pause/* | sha256sum | cut -c1-12)
+  dir="$TOOLS/pause-$hash"
+  if [[ -s $dir/pause.oci.tar ]]; then
+    say "pause image ($hash): present"
+  else
+    command -v go >/dev/null || die "go is needed to build the pause image"
+    mkdir -p "$dir"
+    say "pause image ($hash): $(scripts/node/pause-image.sh "$dir/pause.oci.tar")"
+  fi
+  link "$dir/pause.oci.tar" pause.oci.tar
+}
+
 APT=0
 for arg in "$@"; do
   case $arg in
@@ -127,4 +194,7 @@ all_started=$(date +%s)
 install_kustomize
 install_containerd2
 install_wasmtime
+install_shim
+install_crictl
+install_pause_image
 say "tools ready in $TOOLS/bin ($(elapsed "$all_started")): $(ls "$TOOLS/bin" | tr '\n' ' ')"

@@ -1,0 +1,3 @@
+module wasm-pods/pause
+
+go 1.22
