@@ -25,6 +25,8 @@ import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import { isMainThread, parentPort, Worker, workerData } from "node:worker_threads";
 import { forward, hostPort } from "./proxy";
+import { type BodyLimits, bodyVerdict, DEFAULT_BODY_LIMITS, readBody } from "./request-body";
+import { sendTwinAnswer } from "./twin-answer";
 import { errorText } from "../scripts/lib/errors";
 
 /** Above the longest answer a healthy guest can take (GREETER_TIMEOUT_MS is at most 60 s): a slot still busy then is stuck. */
@@ -408,6 +410,8 @@ async function main(): Promise<void> {
       slots: { type: "string", default: "1" },
       "recycle-after": { type: "string", default: "1000" },
       "slot-deadline-ms": { type: "string", default: String(DEFAULT_SLOT_DEADLINE_MS) },
+      "body-deadline-ms": { type: "string", default: String(DEFAULT_BODY_LIMITS.deadlineMs) },
+      "max-body-bytes": { type: "string", default: String(DEFAULT_BODY_LIMITS.maxBytes) },
     },
   });
   if (!values.module) throw new Error("--module <transpiled wasm-pods.js> is required");
@@ -419,6 +423,11 @@ async function main(): Promise<void> {
     recycleAfter: wholeNumber(values["recycle-after"], "--recycle-after", 0, 1_000_000),
     slotDeadlineMs: wholeNumber(values["slot-deadline-ms"], "--slot-deadline-ms", 100, 3_600_000),
   };
+  const bodyLimits: BodyLimits = {
+    deadlineMs: wholeNumber(values["body-deadline-ms"], "--body-deadline-ms", 100, 3_600_000),
+    maxBytes: wholeNumber(values["max-body-bytes"], "--max-body-bytes", 0, 64 * 1024 * 1024),
+  };
+  const podName = process.env.POD_NAME ?? "";
 
   const pool = new SlotPool(options);
   await pool.start();
@@ -434,34 +443,51 @@ async function main(): Promise<void> {
       res.end(req.method === "HEAD" ? undefined : probe.body);
       return;
     }
+    // A slot is only given a request that is ready to run: its body is read here first.
+    const refusal = bodyVerdict(req.method, req.headers, bodyLimits);
+    if (refusal) {
+      // The body is left unread, so the connection cannot carry another request.
+      sendTwinAnswer(req, res, { ...refusal, madeBy: "pod-front", servedBy: podName, close: true });
+      return;
+    }
     if (pool.queued >= MAX_QUEUED) {
       res.writeHead(503, { "content-type": "text/plain; charset=utf-8" }).end("pod: every slot is busy and the queue is full\n");
       return;
     }
     inFlight++;
-    void pool.acquire().then(async (slot) => {
-      // A client that left while queued has nothing left to send: do not hold a slot for it.
-      if (res.destroyed || req.destroyed) {
-        inFlight--;
-        pool.release(slot);
-        return;
-      }
-      // Counted from the hand-over, whatever the client does meanwhile; a moment after the
-      // forward's own deadline, so a client still waiting gets its 504 before the slot goes.
-      const stuck = setTimeout(() => pool.replaceStuck(slot), options.slotDeadlineMs + 1_000);
-      await forward(req, res, {
-        host: "127.0.0.1",
-        port: slot.port,
-        agent: slot.agent,
-        deadlineMs: options.slotDeadlineMs,
-        label: `pod ${process.env.POD_NAME ?? ""} (slot ${slot.id})`,
-      });
-      inFlight--;
-      // The client may be gone while the guest still runs: the slot is free when the guest is.
-      await slot.idle();
-      clearTimeout(stuck);
-      pool.done(slot);
-    });
+    void readBody(req, bodyLimits)
+      .then(async (read) => {
+        if (!read.ok) {
+          if (read.status !== 0) sendTwinAnswer(req, res, { status: read.status, reason: read.reason, madeBy: "pod-front", servedBy: podName, close: true });
+          return;
+        }
+        const slot = await pool.acquire();
+        // A client that left while queued has nothing left to wait for: do not hold a slot for it.
+        if (res.destroyed || req.socket?.destroyed) {
+          pool.release(slot);
+          return;
+        }
+        // Counted from the hand-over, whatever the client does meanwhile; a moment after the
+        // forward's own deadline, so a client still waiting gets its 504 before the slot goes.
+        const stuck = setTimeout(() => pool.replaceStuck(slot), options.slotDeadlineMs + 1_000);
+        await forward(
+          req,
+          res,
+          {
+            host: "127.0.0.1",
+            port: slot.port,
+            agent: slot.agent,
+            deadlineMs: options.slotDeadlineMs,
+            label: `pod ${podName} (slot ${slot.id})`,
+          },
+          read.body,
+        );
+        // The client may be gone while the guest still runs: the slot is free when the guest is.
+        await slot.idle();
+        clearTimeout(stuck);
+        pool.done(slot);
+      })
+      .finally(() => inFlight--);
   });
   await new Promise<void>((listening, failed) => {
     server.once("error", failed);

@@ -54,8 +54,12 @@ export function endToEndHeaders(headers: IncomingHttpHeaders): IncomingHttpHeade
   );
 }
 
-/** Forwards `req` to `target` and streams the answer back; resolves once the exchange is over. */
-export function forward(req: IncomingMessage, res: ServerResponse, target: ForwardTarget): Promise<ForwardResult> {
+/**
+ * Forwards `req` to `target` and streams the answer back; resolves once the exchange is over.
+ * `body`, when given, is the request's body already read in full (a pod front reads it
+ * before it takes a slot): it is sent with its length instead of streaming from the client.
+ */
+export function forward(req: IncomingMessage, res: ServerResponse, target: ForwardTarget, body?: Buffer): Promise<ForwardResult> {
   return new Promise((resolve) => {
     let settled = false;
     const settle = (result: ForwardResult) => {
@@ -65,12 +69,17 @@ export function forward(req: IncomingMessage, res: ServerResponse, target: Forwa
       resolve(result);
     };
 
+    const headers = endToEndHeaders(req.headers);
+    if (body) {
+      delete headers["content-length"];
+      if (body.length > 0) headers["content-length"] = String(body.length);
+    }
     const upstream = request({
       host: target.host,
       port: target.port,
       method: req.method,
       path: req.url,
-      headers: endToEndHeaders(req.headers),
+      headers,
       agent: target.agent,
     });
 
@@ -128,6 +137,10 @@ export function forward(req: IncomingMessage, res: ServerResponse, target: Forwa
       upstream.destroy();
       settle({ kind: "client-gone" });
     });
+    if (body) {
+      upstream.end(body);
+      return;
+    }
     req.once("error", () => upstream.destroy());
     req.pipe(upstream);
   });
