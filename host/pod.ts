@@ -76,17 +76,22 @@ async function runSlot(data: SlotData): Promise<void> {
     import("@bytecodealliance/preview2-shim/io-worker"),
   ]);
   const guard = new URL(data.guardModule);
-  const callGuard = (operation: string) => io.callExtension(guard, operation, []);
+  const callGuard = (operation: string, args: unknown[] = []) => io.callExtension(guard, operation, args);
   callGuard("install"); // before the first request: it watches every downstream request from now on
 
   const imports = new WASIShim().getImportObject() as unknown as ImportObject;
   let downstreamCalls = 0;
+  /** When the guest took its current request (process.hrtime.bigint()). */
+  let takenAt = 0n;
+  const guestDeadlineNs = BigInt(guestDeadlineMs(process.env.GREETER_TIMEOUT_MS)) * 1_000_000n;
   const outgoing = imports["wasi:http/outgoing-handler"]!;
   const send = outgoing.handle as (...args: unknown[]) => unknown;
   imports["wasi:http/outgoing-handler"] = {
     ...outgoing,
     handle: (...args: unknown[]) => {
-      downstreamCalls++;
+      // The guest's deadline for a call starts when it makes it, after it took the request:
+      // from takenAt + its timeout on, it may cancel what it reads (see io-guard.mjs).
+      if (downstreamCalls++ === 0) callGuard("deadline", [String(takenAt + guestDeadlineNs)]);
       return send(...args);
     },
   };
@@ -101,6 +106,7 @@ async function runSlot(data: SlotData): Promise<void> {
   const handler: IncomingHandler = {
     handle(request, responseOut) {
       downstreamCalls = 0;
+      takenAt = process.hrtime.bigint();
       const body = watchBody(request as IncomingRequest);
       // The front frees this slot only once the guest is done, not when the client is.
       parentPort!.postMessage({ type: "started" });
@@ -132,6 +138,16 @@ async function runSlot(data: SlotData): Promise<void> {
     probes[path] = { status: res.status, contentType: res.headers.get("content-type") ?? "text/plain", body: await res.text() };
   }
   parentPort!.postMessage({ type: "ready", port, probes });
+}
+
+/**
+ * The guest's deadline for a downstream call, read as the component reads GREETER_TIMEOUT_MS
+ * (a whole number of ms from 1 to 60000, else its default). A value the component refuses
+ * makes it answer 500 without calling anyone, so the default is as good as any then.
+ */
+export function guestDeadlineMs(raw: string | undefined): number {
+  const value = Number(raw);
+  return raw !== undefined && /^\s*\d+\s*$/.test(raw) && value >= 1 && value <= 60_000 ? value : 2_000;
 }
 
 /** The kubelet's probe paths (kustomize/base/deployment.yaml). */
