@@ -5,19 +5,33 @@
 // wasmtime its calls go through wasmtime's own wasi:http outgoing handler.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Cluster, startCluster } from "../host/cluster";
-import type { Runtime } from "../host/runtimes";
 import { pollUntil } from "../scripts/lib/wait";
-import { contractGreeting, startTestGreeter, type TestGreeter } from "./support/greeters";
+import { echoOracleText } from "./support/echo-oracle";
+import { engineCases, PINNED_WASMTIME } from "./support/engines";
+import { type Behaviour, contractGreeting, HOSTILE_ERROR_TEXT, startTestGreeter, type TestGreeter } from "./support/greeters";
 import { rawRequest } from "./support/raw-http";
-import { podFleet, type TestPod, testRuntimes } from "./support/pods";
-import { BUSY_MACHINE_MARGIN_MS, requireTools } from "./support/tools";
+import { podFleet, type TestPod } from "./support/pods";
+import { BUSY_MACHINE_MARGIN_MS } from "./support/tools";
 
-requireTools("test/component.test.ts", ["wasmtime"], "scripts/install-tools.sh builds wasmtime 27.0.0");
-
-/** Short, so the stalled-greeter rows are quick; far above any healthy call. */
-const TIMEOUT_MS = 500;
-/** The contract's bound on a 504: GREETER_TIMEOUT_MS plus this. */
+/**
+ * The stalled greeter's deadline: long enough that "one deadline + the busy machine's
+ * margin" stays below "two deadlines", so the bound fails if the names were asked in turn.
+ */
+const TIMEOUT_MS = 1_500;
+/** Timers may fire a hair early (clock granularity); never a deadline's worth. */
+const TIMER_SLACK_MS = 10;
 const SEED_ANSWER = "Hello Sherlock! and Greetings Po!";
+const BAD_POD_NAME = "pod\u0001x";
+
+/** The contract's headers (README, "Every response"). */
+function expectContractHeaders(head: Headers | string, servedBy: string, requestId: string | RegExp) {
+  const get = (name: string) => (typeof head === "string" ? (new RegExp(`\r\n${name}: ([^\r]*)`, "i").exec(head)?.[1] ?? null) : head.get(name));
+  expect(get("x-served-by")).toBe(servedBy);
+  if (typeof requestId === "string") expect(get("x-request-id")).toBe(requestId);
+  else expect(get("x-request-id")).toMatch(requestId);
+  expect(get("vary")).toBe("Accept");
+  expect(get("content-length")).not.toBeNull();
+}
 
 interface Answer {
   status: number;
@@ -32,33 +46,48 @@ async function get(url: string, init: RequestInit = {}): Promise<Answer> {
 
 const json = <T>(answer: Answer) => JSON.parse(answer.text) as T;
 
-describe.each(testRuntimes().map((runtime) => ({ name: runtime.version, runtime })))("the component on $name", ({ runtime }: { runtime: Runtime }) => {
+for (const engine of engineCases("test/component.test.ts", (version) => `the component on ${version}`))
+describe.skipIf(!engine.runtime)(engine.title, () => {
+  const runtime = engine.runtime!;
   let cluster: Cluster;
   const fleet = podFleet(runtime);
   const greeters: Record<string, TestGreeter> = {};
   /** A splitter pod pointed at each test greeter. */
   const splitterOf: Record<string, TestPod> = {};
   let misconfigured: TestPod;
+  let badPodName: TestPod;
   let wide: TestPod;
+  /** Where the redirecting greeters point: it must never be called. */
+  let redirectTarget: TestGreeter;
 
   beforeAll(async () => {
     cluster = await startCluster({ runtime, splitterPort: 0, greeterPort: 0 });
-    for (const behaviour of ["json", "seed-text", "stall", "endless", "fail-500", "html", "gzip", "not-utf8"] as const) {
-      greeters[behaviour] = await startTestGreeter(behaviour);
+    redirectTarget = await startTestGreeter("json", "redirect-target");
+    const behaviours: Behaviour[] = ["json", "seed-text", "stall", "endless", "fail-500", "html", "gzip", "not-utf8", "redirect-301", "redirect-302", "redirect-307", "hostile-error", "huge-served-by", "json-64k", "json-64k-plus-1"];
+    for (const behaviour of behaviours) {
+      greeters[behaviour] = await startTestGreeter(behaviour, undefined, { location: redirectTarget.url });
       splitterOf[behaviour] = await fleet.start(`splitter-${behaviour}`, {
         ROLE: "splitter",
         GREETER_URL: greeters[behaviour].url,
         // Short only where the deadline is the point; elsewhere a loaded machine must not turn a 502 into a 504.
-        GREETER_TIMEOUT_MS: String(behaviour === "stall" ? TIMEOUT_MS : 10 * TIMEOUT_MS),
+        GREETER_TIMEOUT_MS: String(behaviour === "stall" ? TIMEOUT_MS : 5_000),
       });
     }
     misconfigured = await fleet.start("bogus-1", { ROLE: "bogus" });
-    wide = await fleet.start("splitter-wide", { ROLE: "splitter", GREETER_URL: greeters.json!.url, MAX_NAMES: "256" });
+    badPodName = await fleet.start("bad-pod-name", { ROLE: "greeter", POD_NAME: BAD_POD_NAME });
+    // A deadline far above 256 calls on a loaded machine: this row is about the answer's size.
+    wide = await fleet.start("splitter-wide", { ROLE: "splitter", GREETER_URL: greeters.json!.url, MAX_NAMES: "256", GREETER_TIMEOUT_MS: "10000" });
   });
 
   afterAll(async () => {
-    await Promise.all([cluster?.stop(), fleet.stopAll(), ...Object.values(greeters).map((g) => g.close())]);
+    await Promise.all([cluster?.stop(), fleet.stopAll(), redirectTarget?.close(), ...Object.values(greeters).map((g) => g.close())]);
   });
+
+  if (engine.name === "wasmtime") {
+    it(`is wasmtime ${PINNED_WASMTIME}, the engine of the shim the README names`, () => {
+      expect(runtime.version).toMatch(new RegExp(`^wasmtime ${PINNED_WASMTIME.replaceAll(".", "\\.")}(?: |$)`));
+    });
+  }
 
   it("the seed example through the NodePort: splitter -> ClusterIP -> two greeter pods", async () => {
     for (let i = 0; i < 4; i++) {
@@ -107,6 +136,42 @@ describe.each(testRuntimes().map((runtime) => ({ name: runtime.version, runtime 
       }
       expect(Number(head.headers.get("content-length")), path).toBe(Buffer.byteLength(getAnswer.text));
     }
+  });
+
+  it("HEAD answers GET's status and headers on the 500 and 502 paths, and is never the 405 other methods get", async () => {
+    const rows: [string, string, number][] = [
+      [misconfigured.url, "/healthz", 500],
+      [splitterOf["fail-500"]!.url, "/split/Po", 502],
+      [cluster.pods.find((pod) => pod.role === "greeter")!.url!, "/Sherlock", 200], // POST here is a 405; HEAD is GET's answer
+    ];
+    for (const [base, path, status] of rows) {
+      const init = { headers: { "x-request-id": "h-5xx" } };
+      const [getAnswer, head] = await Promise.all([get(`${base}${path}`, init), get(`${base}${path}`, { ...init, method: "HEAD" })]);
+      expect([getAnswer.status, head.status], path).toEqual([status, status]);
+      expect(head.text, path).toBe("");
+      for (const name of ["content-type", "content-length", "x-request-id", "x-served-by", "vary"]) {
+        expect(head.headers.get(name), `${path} ${name}`).toBe(getAnswer.headers.get(name));
+      }
+      expect(Number(head.headers.get("content-length")), path).toBe(Buffer.byteLength(getAnswer.text));
+    }
+  });
+
+  it("the greeter answers /split/... with a 404: it never splits", async () => {
+    const answer = await get(`${cluster.greeterUrl}/split/Sherlock,Po`);
+    expect(answer.status).toBe(404);
+    expect(answer.text).toBe('no route for "/split/Sherlock,Po"; GET / lists the routes');
+  });
+
+  it("a POD_NAME holding a control character -> 500 naming POD_NAME, with the contract's headers, in text and JSON", async () => {
+    const reason = 'POD_NAME must be a pod or host name: 1 to 253 printable ASCII characters, no spaces, got "pod\\u0001x"';
+    for (const path of ["/healthz", "/Sherlock"]) {
+      const answer = await get(`${badPodName.url}${path}`, { headers: { "x-request-id": "pn-1" } });
+      expect(answer.status, path).toBe(500);
+      expect(answer.text).toBe(reason);
+      expectContractHeaders(answer.headers, "unknown", "pn-1");
+    }
+    const asJson = await get(`${badPodName.url}/Sherlock`, { headers: { accept: "application/json" } });
+    expect(json(asJson)).toEqual({ error: reason, status: 500 });
   });
 
   it("other methods -> 405 with Allow, and the reason", async () => {
@@ -161,10 +226,35 @@ describe.each(testRuntimes().map((runtime) => ({ name: runtime.version, runtime 
     ["gzip", 'could not greet "Po": the greeter answered with Content-Encoding gzip, though asked for identity'],
     ["not-utf8", `could not greet "Po": the greeter's answer is not valid UTF-8`],
     ["endless", `could not greet "Po": the greeter's answer is larger than 65536 bytes`],
+    ["json-64k-plus-1", `could not greet "Po": the greeter's answer is larger than 65536 bytes`],
+    ["hostile-error", `could not greet "Po": the greeter answered 500: ${echoOracleText(HOSTILE_ERROR_TEXT)}`],
   ])("a greeter answering %s -> 502 saying why", async (behaviour, reason) => {
     const answer = await get(`${splitterOf[behaviour]!.url}/split/Po`);
     expect(answer.status).toBe(502);
     expect(answer.text).toBe(reason);
+  });
+
+  it.each(["redirect-301", "redirect-302", "redirect-307"])("a greeter answering %s -> 502; the redirect is never followed", async (behaviour) => {
+    const answer = await get(`${splitterOf[behaviour]!.url}/split/Po`);
+    expect(answer.status).toBe(502);
+    expect(answer.text).toBe(`could not greet "Po": the greeter answered ${behaviour.slice(-3)}: moved`);
+    expect(greeters[behaviour]!.requests.length).toBeGreaterThan(0);
+    expect(redirectTarget.requests).toEqual([]);
+  });
+
+  it("reads an answer of exactly 64 KiB (the cap), and JSON parts keep its pod name", async () => {
+    const answer = await get(`${splitterOf["json-64k"]!.url}/split/Po`, { headers: { accept: "application/json" } });
+    expect(answer.status, answer.text).toBe(200);
+    expect(json(answer)).toMatchObject({ greeting: "Greetings Po!", parts: [{ name: "Po", servedBy: "test-greeter-json-64k" }] });
+  });
+
+  it("a greeter's 10 KB X-Served-By is not copied: the part names `unknown`", async () => {
+    const names = Array.from({ length: 16 }, (_, i) => `P${i}`);
+    const answer = await get(`${splitterOf["huge-served-by"]!.url}/split/${names.join(",")}`, { headers: { accept: "application/json" } });
+    expect(answer.status, answer.text).toBe(200);
+    const body = json<{ parts: { servedBy: string }[] }>(answer);
+    expect(new Set(body.parts.map((p) => p.servedBy))).toEqual(new Set(["unknown"]));
+    expect(Buffer.byteLength(answer.text)).toBeLessThan(4 * 1024);
   });
 
   it(`a stalled greeter -> 504 within GREETER_TIMEOUT_MS (${TIMEOUT_MS}) + the margin of a busy machine, naming each name`, async () => {
@@ -175,6 +265,8 @@ describe.each(testRuntimes().map((runtime) => ({ name: runtime.version, runtime 
     expect(answer.text).toBe(
       `could not greet "Sherlock": the greeter did not answer within ${TIMEOUT_MS} ms; could not greet "Po": the greeter did not answer within ${TIMEOUT_MS} ms`,
     );
+    // Not before the deadline, and within one deadline for both names: asked in turn they would take two.
+    expect(elapsed).toBeGreaterThanOrEqual(TIMEOUT_MS - TIMER_SLACK_MS);
     expect(elapsed).toBeLessThan(TIMEOUT_MS + BUSY_MACHINE_MARGIN_MS);
   });
 
@@ -211,13 +303,23 @@ describe.each(testRuntimes().map((runtime) => ({ name: runtime.version, runtime 
   it("routes by the path alone: a malformed Host gets a 400 (never a crash), an absolute-form target its path's answer", async () => {
     const greeter = cluster.pods.find((pod) => pod.role === "greeter")!;
     const pidBefore = greeter.pid;
-    const send = (target: string, host: string) =>
-      rawRequest(greeter.url!, `GET ${target} HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`);
+    const send = (target: string, host: string, extra = "") =>
+      rawRequest(greeter.url!, `GET ${target} HTTP/1.1\r\nHost: ${host}\r\n${extra}Connection: close\r\n\r\n`);
     for (const host of ["[::1", "x/split/Evil#", "h:99999"]) {
-      const answer = await send("/healthz", host);
+      const answer = await send("/healthz", host, "X-Request-Id: mh-1\r\n");
       expect(answer.status, host).toBe(400);
       expect(answer.body, host).toBe(`malformed Host header ${JSON.stringify(host)}`);
+      // The adapter's 400 is an answer like any other: the contract's headers, JSON when asked.
+      expectContractHeaders(answer.head, greeter.name, "mh-1");
+      const asJson = await send("/healthz", host, "Accept: application/json\r\n");
+      expect(JSON.parse(asJson.body), host).toEqual({ error: `malformed Host header ${JSON.stringify(host)}`, status: 400 });
+      expect(asJson.head, host).toMatch(/\r\ncontent-type: application\/json/i);
     }
+    // A target that is not a path (asterisk-form) reaches the component and is refused the same way.
+    const star = await send("*", "pod", "X-Request-Id: st-1\r\n");
+    expect(star.status).toBe(400);
+    expect(star.body).toBe('request target "*" is not a path; send /<path>');
+    expectContractHeaders(star.head, greeter.name, "st-1");
     const absolute = await send("http://evil.example/Aang", "pod");
     expect(absolute.status).toBe(200);
     expect(absolute.body).toBe("Greetings Aang!");

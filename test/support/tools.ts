@@ -6,7 +6,16 @@
 import { it } from "vitest";
 import { findTool } from "../../scripts/lib/tools";
 
-export const IN_CI = process.env.CI === "true";
+/**
+ * Whether a value of CI says "this is CI". CI systems spell it differently (GitHub
+ * Actions `true`, others `1` or `yes`, some in capitals); any of them must make a
+ * missing tool fail the run, not skip it.
+ */
+export function ciFlag(value: string | undefined): boolean {
+  return /^(?:true|1|yes)$/i.test(value?.trim() ?? "");
+}
+
+export const IN_CI = ciFlag(process.env.CI);
 
 export interface ToolCheck {
   readonly available: boolean;
