@@ -7,7 +7,7 @@
 // WASMTIME_HTTP_PROXY_SOCKET_ADDR on 127.0.0.1, and the splitter's GREETER_URL names its
 // greeter's address, since this suite runs no CNI, kube-proxy or cluster DNS. The node of
 // scripts/cluster.sh runs those (test/kube-node.test.ts).
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { IMAGE_TARBALL } from "../scripts/lib/build";
 import { cgroupDir, CRI_TOOLS, type CriNode, type CriPod, processStatus, rootMountOptions, startCriNode } from "../scripts/lib/cri";
@@ -68,7 +68,20 @@ describe.skipIf(!runnable)(title, () => {
   }, START_TIMEOUT_MS);
 
   afterAll(async () => {
-    await node?.down();
+    if (!node) return;
+    await node.down();
+    // Nothing left behind: no shim or task of this node, no mount under its folder.
+    expect(readFileSync("/proc/self/mounts", "utf8")).not.toContain(node.dir);
+    const leftovers = readdirSync("/proc")
+      .filter((entry) => /^\d+$/.test(entry))
+      .filter((pid) => {
+        try {
+          return readFileSync(`/proc/${pid}/cmdline`, "utf8").includes(node.socket);
+        } catch {
+          return false;
+        }
+      });
+    expect(leftovers).toEqual([]);
   }, 60_000);
 
   it("answers the seed example through the shim's outgoing wasi:http", async () => {
