@@ -37,9 +37,16 @@ describe("image ref", () => {
     expect(normalizeRef(ref).full).toBe(full);
   });
 
-  it.each(["wasm-pods", "wasm-pods:latest", "Wasm-Pods:1", "wasm-pods@sha256:abc", "reg:5000/wasm-pods", "wasm-pods:"])(
-    "rejects %s (no tag, latest, invalid name, digest)",
-    (ref) => expect(() => normalizeRef(ref)).toThrow(),
+  it.each([
+    ["wasm-pods", 'image ref "wasm-pods" has no tag (name:tag expected)'],
+    ["wasm-pods:latest", 'image ref "wasm-pods:latest": use a version tag, not "latest"'],
+    ["Wasm-Pods:1", 'image ref "Wasm-Pods:1": invalid repository name "Wasm-Pods"'],
+    ["wasm-pods@sha256:abc", 'image ref "wasm-pods@sha256:abc": digests are not supported, use name:tag'],
+    ["reg:5000/wasm-pods", 'image ref "reg:5000/wasm-pods" has no tag (name:tag expected)'],
+    ["wasm-pods:", 'image ref "wasm-pods:": invalid tag ""'],
+  ])("rejects %s, saying why (no tag, latest, invalid name, digest)", (ref, message) =>
+    // The whole message: a ref refused for the wrong reason would pass a bare toThrow().
+    expect(() => normalizeRef(ref)).toThrow(new Error(message)),
   );
 
   it("comes from package.json name:version unless IMAGE overrides it", () => {
