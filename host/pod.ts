@@ -32,7 +32,7 @@ import { errorText } from "../scripts/lib/errors";
 /** Above the longest answer a healthy guest can take (GREETER_TIMEOUT_MS is at most 60 s): a slot still busy then is stuck. */
 const DEFAULT_SLOT_DEADLINE_MS = 65_000;
 /** Requests that may wait for a slot; beyond that the pod answers 503 at once. */
-const MAX_QUEUED = 256;
+const DEFAULT_MAX_QUEUED = 256;
 /** How long SIGTERM waits for requests in flight before exiting anyway. */
 const DRAIN_MS = 5_000;
 
@@ -428,6 +428,7 @@ async function main(): Promise<void> {
       "slot-deadline-ms": { type: "string", default: String(DEFAULT_SLOT_DEADLINE_MS) },
       "body-deadline-ms": { type: "string", default: String(DEFAULT_BODY_LIMITS.deadlineMs) },
       "max-body-bytes": { type: "string", default: String(DEFAULT_BODY_LIMITS.maxBytes) },
+      "max-queued": { type: "string", default: String(DEFAULT_MAX_QUEUED) },
     },
   });
   if (!values.module) throw new Error("--module <transpiled wasm-pods.js> is required");
@@ -444,6 +445,7 @@ async function main(): Promise<void> {
     maxBytes: wholeNumber(values["max-body-bytes"], "--max-body-bytes", 0, 64 * 1024 * 1024),
   };
   const podName = process.env.POD_NAME ?? "";
+  const maxQueued = wholeNumber(values["max-queued"], "--max-queued", 0, 100_000);
 
   const pool = new SlotPool(options);
   await pool.start();
@@ -466,8 +468,9 @@ async function main(): Promise<void> {
       sendTwinAnswer(req, res, { ...refusal, madeBy: "pod-front", servedBy: podName, close: true });
       return;
     }
-    if (pool.queued >= MAX_QUEUED) {
-      res.writeHead(503, { "content-type": "text/plain; charset=utf-8" }).end("pod: every slot is busy and the queue is full\n");
+    if (pool.queued >= maxQueued) {
+      const reason = `pod: every slot is busy and ${maxQueued} requests already wait for one; try again later`;
+      sendTwinAnswer(req, res, { status: 503, reason, madeBy: "pod-front", servedBy: podName, retryAfterSeconds: 1 });
       return;
     }
     inFlight++;
@@ -495,6 +498,8 @@ async function main(): Promise<void> {
             agent: slot.agent,
             deadlineMs: options.slotDeadlineMs,
             label: `pod ${podName} (slot ${slot.id})`,
+            madeBy: "pod-front",
+            servedBy: podName,
           },
           read.body,
         );

@@ -3,6 +3,7 @@
 // out per request in, never a retry (kube-proxy never resends either), and a
 // deadline on the answer so no client waits for ever on a stuck pod.
 import { type Agent, type IncomingHttpHeaders, type IncomingMessage, request, type ServerResponse } from "node:http";
+import { sendTwinAnswer, type TwinPart } from "./twin-answer";
 
 /** host:port, with IPv6 addresses in brackets: the one formatter for addresses. */
 export function hostPort(host: string, port: number): string {
@@ -27,6 +28,9 @@ export interface ForwardTarget {
   deadlineMs: number;
   /** Who is waited for, for the 504's reason, e.g. "pod name-greeter-pod-1". */
   label: string;
+  /** Which part of the twin forwards (its 504 says so), and the pod it is, if any. */
+  madeBy: TwinPart;
+  servedBy?: string;
 }
 
 // Hop-by-hop headers describe one connection and are never forwarded (RFC 9110 7.6.1).
@@ -87,7 +91,8 @@ export function forward(req: IncomingMessage, res: ServerResponse, target: Forwa
       upstream.destroy();
       if (!res.headersSent) {
         const reason = `${target.label} sent no answer within ${target.deadlineMs} ms`;
-        res.writeHead(504, { "content-type": "text/plain; charset=utf-8", connection: "close" }).end(`${reason}\n`);
+        // The request may still be arriving: the connection cannot carry another one.
+        sendTwinAnswer(req, res, { status: 504, reason, madeBy: target.madeBy, servedBy: target.servedBy, close: true });
       } else {
         res.destroy();
       }

@@ -27,6 +27,8 @@ export interface PodSpec {
   recycleAfter?: number;
   /** jco: a slot still busy this long after it took a request is stuck and replaced (host/pod.ts --slot-deadline-ms). */
   slotDeadlineMs?: number;
+  /** jco: requests that may wait for a slot before the pod front answers 503 (host/pod.ts --max-queued). */
+  maxQueued?: number;
   /** Which build to run (default: dist/wasm-pods.wasm's). */
   build?: Build;
 }
@@ -130,6 +132,7 @@ function jcoRuntime(): Runtime {
           ...["--module", spec.build?.artifact ?? transpiledFor(COMPONENT), "--listen", hostPort(spec.host, 0), "--slots", String(spec.slots)],
           ...(spec.recycleAfter === undefined ? [] : ["--recycle-after", String(spec.recycleAfter)]),
           ...(spec.slotDeadlineMs === undefined ? [] : ["--slot-deadline-ms", String(spec.slotDeadlineMs)]),
+          ...(spec.maxQueued === undefined ? [] : ["--max-queued", String(spec.maxQueued)]),
         ],
         env: { PATH: process.env.PATH ?? "", HOSTNAME: spec.name, POD_NAME: spec.name, ...spec.env },
         cwd: ROOT,

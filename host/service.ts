@@ -85,6 +85,7 @@ export function createService(options: ServiceOptions): Service {
       agent,
       deadlineMs: options.deadlineMs,
       label: `${options.name}: pod ${endpoint.pod}`,
+      madeBy: "service",
     }).then((result) => {
       count(endpoint.pod, -1);
       record(endpoint.pod, describe(result));
