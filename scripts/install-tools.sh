@@ -33,7 +33,15 @@ SHIM_VERSION=0.6.0
 SHIM_SHA256=103613f437de4576efce07ab318c631d2d386399c062fb502c14caf6917f7ec7
 SHIM_SHARED_DIR=../shared/tools/runwasi
 CRICTL_VERSION=v1.34.0 # sigs.k8s.io/cri-tools, the release line of the Kubernetes 1.34 node
-DEBIAN_PACKAGES=(containerd shellcheck chromium docker-registry skopeo runc containernetworking-plugins)
+# The test node of scripts/cluster.sh. Kubernetes: the 1.34 line, the newest with cgroup v1 still
+# supported (behind failCgroupV1: false; this machine has cgroup v1); go.mod in scripts/tools/kubernetes.
+KUBERNETES_VERSION=v1.34.4
+ETCD_VERSION=v3.6.17 # the etcd 3.6 line Kubernetes 1.34 supports; go.mod in scripts/tools/etcd
+COREDNS_VERSION=v1.12.1 # what kubeadm 1.34 deploys (cmd/kubeadm/app/constants)
+# kube-router's NetworkPolicy controller, which k3s embeds; v2.1.0 is the release the Go module
+# proxy serves here. It needs ipset (Debian).
+KUBE_ROUTER_VERSION=v2.1.0
+DEBIAN_PACKAGES=(containerd shellcheck chromium docker-registry skopeo runc containernetworking-plugins iptables ipset)
 
 TOOLS=${WASM_PODS_TOOLS:-$HOME/.cache/wasm-pods-tools}
 mkdir -p "$TOOLS/bin"
@@ -181,6 +189,83 @@ install_pause_image() {
   link "$dir/pause.oci.tar" pause.oci.tar
 }
 
+# Built with -p 2 (two cores), -trimpath and no VCS stamp; the release's version is stamped in
+# as Kubernetes' own build (hack/lib/version.sh) does, so `kubelet --version` and the node's
+# kubeletVersion say v1.34.4.
+install_kubernetes() {
+  local dir="$TOOLS/kubernetes-$KUBERNETES_VERSION" binaries=(kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy kubectl) ok=1 binary
+  for binary in "${binaries[@]}"; do [[ -x $dir/$binary ]] || ok=0; done
+  if (( ok )) && [[ $("$dir/kubelet" --version) == "Kubernetes $KUBERNETES_VERSION" ]]; then
+    say "kubernetes $KUBERNETES_VERSION: present"
+  else
+    command -v go >/dev/null || die "go is needed to build Kubernetes $KUBERNETES_VERSION"
+    local started=$(date +%s) ldflags="-s -w" package
+    for package in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+      ldflags+=" -X $package.gitVersion=$KUBERNETES_VERSION -X $package.gitMajor=1"
+      ldflags+=" -X $package.gitMinor=$(cut -d. -f2 <<<"$KUBERNETES_VERSION") -X $package.gitTreeState=clean"
+      ldflags+=" -X $package.buildDate=1970-01-01T00:00:00Z"
+    done
+    say "kubernetes $KUBERNETES_VERSION: go install ${binaries[*]} (about 20 minutes on 2 cores)"
+    # `go install k8s.io/kubernetes/...@version` cannot work: its go.mod replaces the staging
+    # modules with paths inside its repository. scripts/tools/kubernetes requires it and points
+    # each staging module at its published release (go.sum pinned).
+    (cd scripts/tools/kubernetes && CGO_ENABLED=0 GOBIN="$dir" GOFLAGS="-buildvcs=false -mod=readonly" \
+      go install -p 2 -trimpath -ldflags "$ldflags" "${binaries[@]/#/k8s.io/kubernetes/cmd/}")
+    say "kubernetes $KUBERNETES_VERSION: built in $(elapsed "$started")"
+  fi
+  for binary in "${binaries[@]}"; do link "$dir/$binary" "$binary"; done
+}
+
+install_etcd() {
+  local dir="$TOOLS/etcd-$ETCD_VERSION"
+  if [[ -x $dir/etcd ]] && [[ $("$dir/etcd" --version | head -n 1) == "etcd Version: ${ETCD_VERSION#v}" ]]; then
+    say "etcd $ETCD_VERSION: present"
+  else
+    command -v go >/dev/null || die "go is needed to build etcd $ETCD_VERSION"
+    local started=$(date +%s)
+    say "etcd $ETCD_VERSION: go install"
+    # etcd's server module replaces its sibling modules with ../ paths: scripts/tools/etcd
+    # points them at the same release (go.sum pinned). Its main package is the etcd binary.
+    mkdir -p "$dir"
+    (cd scripts/tools/etcd && CGO_ENABLED=0 GOFLAGS="-buildvcs=false -mod=readonly" \
+      go build -p 2 -trimpath -ldflags "-s -w" -o "$dir/etcd" go.etcd.io/etcd/server/v3)
+    say "etcd $ETCD_VERSION: built in $(elapsed "$started")"
+  fi
+  link "$dir/etcd" etcd
+}
+
+install_coredns() {
+  local dir="$TOOLS/coredns-$COREDNS_VERSION"
+  if [[ -x $dir/coredns ]] && [[ $("$dir/coredns" -version | head -n 1) == "CoreDNS-${COREDNS_VERSION#v}" ]]; then
+    say "coredns $COREDNS_VERSION: present"
+  else
+    command -v go >/dev/null || die "go is needed to build CoreDNS $COREDNS_VERSION"
+    local started=$(date +%s)
+    say "coredns $COREDNS_VERSION: go install"
+    # Its own module, go.sum and all plugins, as released.
+    GOBIN="$dir" GOFLAGS=-buildvcs=false CGO_ENABLED=0 go install -p 2 -trimpath -ldflags "-s -w" \
+      "github.com/coredns/coredns@$COREDNS_VERSION"
+    say "coredns $COREDNS_VERSION: built in $(elapsed "$started")"
+  fi
+  link "$dir/coredns" coredns
+}
+
+install_kube_router() {
+  local dir="$TOOLS/kube-router-$KUBE_ROUTER_VERSION"
+  if [[ -x $dir/kube-router ]] && [[ $(cat "$dir/VERSION" 2>/dev/null) == "$KUBE_ROUTER_VERSION" ]]; then
+    say "kube-router $KUBE_ROUTER_VERSION: present"
+  else
+    command -v go >/dev/null || die "go is needed to build kube-router $KUBE_ROUTER_VERSION"
+    local started=$(date +%s)
+    say "kube-router $KUBE_ROUTER_VERSION: go install"
+    GOBIN="$dir" GOFLAGS=-buildvcs=false CGO_ENABLED=0 go install -p 2 -trimpath -ldflags "-s -w" \
+      "github.com/cloudnativelabs/kube-router/v2/cmd/kube-router@$KUBE_ROUTER_VERSION"
+    echo "$KUBE_ROUTER_VERSION" >"$dir/VERSION"
+    say "kube-router $KUBE_ROUTER_VERSION: built in $(elapsed "$started")"
+  fi
+  link "$dir/kube-router" kube-router
+}
+
 APT=0
 for arg in "$@"; do
   case $arg in
@@ -197,4 +282,8 @@ install_wasmtime
 install_shim
 install_crictl
 install_pause_image
+install_etcd
+install_kubernetes
+install_coredns
+install_kube_router
 say "tools ready in $TOOLS/bin ($(elapsed "$all_started")): $(ls "$TOOLS/bin" | tr '\n' ' ')"
