@@ -2,8 +2,8 @@
 # End-to-end proof on a k3s server node that has runwasi's containerd-shim-wasmtime-v1:
 # build + import the image on this node, deploy kustomize/overlays/k3s pinned to this node with
 # the image's digest in the pod template (so a rebuilt image always rolls the pods), wait for
-# both rollouts, then call the splitter's NodePort and check the answer and that both greeter
-# pods served requests.
+# both rollouts and CoreDNS, then call the splitter's NodePort until it gives the seed answer
+# (within FIRST_ANSWER_TIMEOUT) and check that both greeter pods served requests.
 #
 # Usage (as root, on a k3s server node, from anywhere in the repo):
 #   scripts/k3s-e2e.sh              build, import, deploy, test; prints PASS or FAIL
@@ -15,7 +15,9 @@
 #      NODE_IP          address to call the NodePort on (default: the node's InternalIP in the
 #                       Service's IP family)
 #      REQUESTS         JSON-mode requests (default 20)
-#      ROLLOUT_TIMEOUT  per Deployment (default 300s)
+#      ROLLOUT_TIMEOUT  per Deployment, CoreDNS's included (default 300s)
+#      FIRST_ANSWER_TIMEOUT  seconds to retry the first request for (default 120): a node that
+#                       has just started may not resolve the greeters' Service name yet
 #      K3S_CONTAINERD_CONFIG  k3s's rendered containerd config
 #                       (default /var/lib/rancher/k3s/agent/etc/containerd/config.toml)
 # Exit status: 0 PASS, 1 FAIL (the deployment misbehaved), 2 could not run (what to do is printed).
@@ -33,6 +35,11 @@ SPLIT_PATH=/split/Sherlock,Po
 EXPECTED_TEXT="Hello Sherlock! and Greetings Po!"
 REQUESTS=${REQUESTS:-20}
 ROLLOUT_TIMEOUT=${ROLLOUT_TIMEOUT:-300s}
+FIRST_ANSWER_TIMEOUT=${FIRST_ANSWER_TIMEOUT:-120}
+# The listen address runwasi's shim uses when WASMTIME_HTTP_PROXY_SOCKET_ADDR is unset
+# (containerd-shim-wasmtime v0.6.0, src/http_proxy.rs).
+SHIM_DEFAULT_ADDR=0.0.0.0:8080
+RUNTIME_TYPE=io.containerd.wasmtime.v1
 K3S_CONTAINERD_CONFIG=${K3S_CONTAINERD_CONFIG:-/var/lib/rancher/k3s/agent/etc/containerd/config.toml}
 
 say() { printf '==> %s\n' "$*"; }
@@ -64,18 +71,31 @@ json() {
     }
     if (query === "node-port") out.push(String(doc.spec?.ports?.[0]?.nodePort ?? ""));
     if (query === "ip-family") out.push(doc.spec?.ipFamilies?.[0] ?? "IPv4");
+    if (query === "listen-addrs") for (const d of items) for (const c of d.spec?.template?.spec?.containers ?? []) {
+      const env = (c.env ?? []).find((e) => e.name === "WASMTIME_HTTP_PROXY_SOCKET_ADDR");
+      out.push(d.metadata.name + " " + (env?.value ?? arg));
+    }
     if (query === "live-pods") for (const p of items) {
       if (p.status?.phase === "Running" && !p.metadata.deletionTimestamp) out.push(p.metadata.name);
     }
     console.log(out.join("\n"));' "$@"
 }
 
-# The distinct parts[].servedBy values of JSON answers (one per line on stdin), sorted.
+# The distinct parts[].servedBy values of JSON answers (one per line on stdin), sorted. Fails on
+# an answer without parts[].servedBy.
 served_by_greeters() {
   node -e '
     const lines = require("fs").readFileSync(0, "utf8").split("\n").filter(Boolean);
     const seen = new Set();
-    for (const line of lines) for (const part of JSON.parse(line).parts ?? []) seen.add(part.servedBy);
+    for (const line of lines) {
+      let parts;
+      try { parts = JSON.parse(line).parts; } catch { parts = undefined; }
+      if (!Array.isArray(parts) || parts.length === 0 || parts.some((p) => typeof p?.servedBy !== "string")) {
+        console.log("an answer without parts[].servedBy: " + line.slice(0, 200));
+        process.exit(1);
+      }
+      for (const part of parts) seen.add(part.servedBy);
+    }
     console.log([...seen].sort().join("\n"));'
 }
 
@@ -99,8 +119,26 @@ check_wasmtime_runtime() {
     die "cannot read k3s's containerd config $K3S_CONTAINERD_CONFIG: run as root, or set K3S_CONTAINERD_CONFIG (k3s --data-dir)."
   # v2 config: [plugins."io.containerd.grpc.v1.cri".containerd.runtimes."wasmtime"];
   # v3 (containerd 2.x): [plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.'wasmtime'].
-  if grep -Eq "containerd\.runtimes\.[\"']?wasmtime[\"']?\]" "$K3S_CONTAINERD_CONFIG"; then
-    return
+  # Prints "table" for each such table and "type <value>" for the runtime_type inside it (the
+  # table ends at the next header: its ".options" subtable is another table).
+  local found type
+  found=$(awk '
+    /^[[:space:]]*\[/ {
+      table = ($0 ~ /containerd\.runtimes\.["\047]?wasmtime["\047]?\][[:space:]]*(#.*)?$/)
+      if (table) print "table"
+      next
+    }
+    table && /^[[:space:]]*runtime_type[[:space:]]*=/ {
+      value = $0
+      sub(/^[^=]*=[[:space:]]*/, "", value)
+      sub(/[[:space:]]*(#.*)?$/, "", value)
+      gsub(/["\047]/, "", value)
+      print "type " value
+    }' "$K3S_CONTAINERD_CONFIG")
+  if [[ $found == *table* ]]; then
+    type=$(awk '$1 == "type" { print $2; exit }' <<<"$found")
+    [[ $type == "$RUNTIME_TYPE" ]] && return
+    die "k3s's containerd has a 'wasmtime' runtime ($K3S_CONTAINERD_CONFIG) with runtime_type '${type:-(none)}', not '$RUNTIME_TYPE', so containerd would not start runwasi's containerd-shim-wasmtime-v1 for it. k3s writes '$RUNTIME_TYPE' itself: a custom template beside that file (config-v3.toml.tmpl, or config.toml.tmpl with containerd 1.7) says otherwise. Fix the template and restart k3s (systemctl restart k3s)."
   fi
   local shim advice
   if shim=$(command -v containerd-shim-wasmtime-v1); then
@@ -123,7 +161,7 @@ check_prerequisites() {
   check_wasmtime_runtime
   command -v curl >/dev/null 2>&1 || die "'curl' is not on PATH."
   command -v node >/dev/null 2>&1 || die "'node' (>= 20) is not on PATH: the build needs it."
-  say "k3s $version; containerd runtime 'wasmtime' configured ($K3S_CONTAINERD_CONFIG)"
+  say "k3s $version; containerd runtime 'wasmtime' ($RUNTIME_TYPE) configured ($K3S_CONTAINERD_CONFIG)"
 }
 
 # Sets NODE (this node's name) and NODE_JSON. The image is imported on this node only, so the
@@ -206,6 +244,67 @@ show_pod_events() {
   kube describe pods -l "$APP_SELECTOR" 2>/dev/null | awk '/^Name:/ { print; next } /^Events:/ { on = 1 } on { print } /^$/ { on = 0 }' || true
 }
 
+# The shim binds one address family: 0.0.0.0:PORT is IPv4 only, [::]:PORT both families (IPv4
+# as mapped addresses) where the pod has IPv6, IPv4 only where IPv6 is disabled by sysctl. On a
+# cluster whose Services (and pod IPs) are IPv6 first, the kubelet's probes and the Service reach
+# the pods over IPv6: an IPv4-only listener refuses them and the pods never become Ready.
+check_listen_family() {
+  local family=$1 deployments_json addrs ipv4_only
+  [[ $family == IPv6 ]] || return 0
+  deployments_json=$(kube get deployment "${DEPLOYMENTS[@]}" -o json) || die "'kubectl get deployment ${DEPLOYMENTS[*]}' failed"
+  addrs=$(json listen-addrs "$SHIM_DEFAULT_ADDR" <<<"$deployments_json") || die "could not read the Deployments' WASMTIME_HTTP_PROXY_SOCKET_ADDR"
+  ipv4_only=$(awk '$2 !~ /^\[/' <<<"$addrs")
+  [[ -z $ipv4_only ]] && return 0
+  fail "this cluster gives Services (and pods) IPv6 first (service/$SPLITTER_SERVICE: ipFamilies [IPv6]), but the pods listen on IPv4 only (WASMTIME_HTTP_PROXY_SOCKET_ADDR: ${ipv4_only//$'\n'/; }): the probes and the Service would be refused. Set WASMTIME_HTTP_PROXY_SOCKET_ADDR to [::]:8080 (docs/k3s.md)."
+}
+
+# The splitter finds the greeters through their Service name, so through cluster DNS: on a node
+# that has just started, CoreDNS may not answer yet.
+wait_for_coredns() {
+  if ! kube -n kube-system get deployment coredns >/dev/null 2>&1; then
+    say "no kube-system/coredns Deployment (k3s --disable=coredns?): going on; the splitter needs cluster DNS for name-greeter-pod-service"
+    return 0
+  fi
+  say "waiting for CoreDNS (the splitter resolves name-greeter-pod-service through it)"
+  if ! kube -n kube-system rollout status deployment/coredns --timeout="$ROLLOUT_TIMEOUT"; then
+    kube -n kube-system get pods -l k8s-app=kube-dns -o wide || true
+    fail "CoreDNS (kube-system/deployment/coredns) did not become available within $ROLLOUT_TIMEOUT: the splitter cannot resolve name-greeter-pod-service"
+  fi
+}
+
+# GET $1 with Accept: $2 (default */*). Prints the HTTP status, a newline, the body; when the
+# request itself fails, prints curl's error and fails.
+http_get() {
+  local out
+  out=$(curl -sS --max-time 15 -H "Accept: ${2:-*/*}" -w '\n%{http_code}' "$1" 2>&1) || {
+    printf '%s' "$out"
+    return 1
+  }
+  printf '%s\n%s' "${out##*$'\n'}" "${out%$'\n'*}"
+}
+
+# Calls $1 until it answers 200 with the seed text, for up to FIRST_ANSWER_TIMEOUT seconds: right
+# after the rollout the splitter's first DNS lookup or its first call to a greeter can still
+# fail. On timeout: FAIL with the last answer, after the pods' events.
+first_answer() {
+  local url=$1 deadline=$((SECONDS + FIRST_ANSWER_TIMEOUT)) tries=0 answer last
+  while :; do
+    tries=$((tries + 1))
+    if answer=$(http_get "$url"); then
+      [[ $answer == "200"$'\n'"$EXPECTED_TEXT" ]] && break
+      last="HTTP ${answer%%$'\n'*}: ${answer#*$'\n'}"
+    else
+      last=$answer
+    fi
+    if ((SECONDS >= deadline)); then
+      show_pod_events
+      fail "no '$EXPECTED_TEXT' from $url within ${FIRST_ANSWER_TIMEOUT}s ($tries tries); the last answer was: $last"
+    fi
+    echo "    not yet ($last); retrying"
+    sleep 2
+  done
+}
+
 cleanup() {
   command -v k3s >/dev/null 2>&1 || die "'k3s' is not on PATH."
   local status=0 ref
@@ -257,6 +356,13 @@ run() {
   write_e2e_overlay "$work" "$ref" "$digest" "$(json node-hostname-label "$NODE" <<<"$NODE_JSON")"
   say "kubectl apply -k $OVERLAY (image $ref, $DIGEST_ANNOTATION=$digest, pinned to $NODE)"
   kube apply -k "$work"
+
+  local service_json node_port family
+  service_json=$(kube get service "$SPLITTER_SERVICE" -o json) || die "service/$SPLITTER_SERVICE not found"
+  node_port=$(json node-port <<<"$service_json") || die "could not read service/$SPLITTER_SERVICE"
+  family=$(json ip-family <<<"$service_json") || die "could not read service/$SPLITTER_SERVICE"
+  check_listen_family "$family"
+
   for deployment in "${DEPLOYMENTS[@]}"; do
     say "waiting for deployment/$deployment (a node's first start compiles the component before the pod starts)"
     if ! kube rollout status "deployment/$deployment" --timeout="$ROLLOUT_TIMEOUT"; then
@@ -264,15 +370,13 @@ run() {
       fail "deployment/$deployment did not roll out within $ROLLOUT_TIMEOUT: the pod events above say why (docs/k3s.md, section 7)"
     fi
   done
+  wait_for_coredns
 
-  local service_json node_port family ip url answer
-  service_json=$(kube get service "$SPLITTER_SERVICE" -o json) || die "service/$SPLITTER_SERVICE not found"
-  node_port=$(json node-port <<<"$service_json") || die "could not read service/$SPLITTER_SERVICE"
-  family=$(json ip-family <<<"$service_json") || die "could not read service/$SPLITTER_SERVICE"
+  local ip url answer
   if [[ -n ${NODE_IP:-} ]]; then
     ip=$NODE_IP
   else
-    # Dual-stack nodes list one InternalIP per family; a single-stack Service answers only on
+    # A dual-stack node lists one InternalIP per family; a single-stack Service answers only on
     # its own family's address.
     local candidate
     for candidate in $(json node-ips "$NODE" <<<"$NODE_JSON"); do
@@ -287,19 +391,20 @@ run() {
   [[ -n $node_port ]] || die "service/$SPLITTER_SERVICE has no nodePort"
   url="http://$ip:$node_port$SPLIT_PATH"
 
-  say "GET $url"
-  answer=$(curl -sS --max-time 15 "$url") || fail "curl $url failed"
-  [[ $answer == "$EXPECTED_TEXT" ]] || fail "expected '$EXPECTED_TEXT', got '$answer'"
-  echo "    got: $answer"
+  say "GET $url (retried for up to ${FIRST_ANSWER_TIMEOUT}s until it answers '$EXPECTED_TEXT')"
+  first_answer "$url"
+  echo "    got: $EXPECTED_TEXT"
 
   say "$REQUESTS JSON requests, checking which greeter pods answered"
   local bodies="" body i
   for ((i = 1; i <= REQUESTS; i++)); do
-    body=$(curl -sS --max-time 15 -H 'Accept: application/json' "$url") || fail "JSON request $i failed"
+    answer=$(http_get "$url" application/json) || fail "JSON request $i: $answer"
+    [[ ${answer%%$'\n'*} == 200 ]] || fail "JSON request $i: HTTP ${answer%%$'\n'*}: ${answer#*$'\n'}"
+    body=${answer#*$'\n'}
     bodies+="$body"$'\n'
   done
   local served expected_pods pods_json
-  served=$(served_by_greeters <<<"$bodies") || fail "JSON answers did not parse: $(head -n 1 <<<"$bodies")"
+  served=$(served_by_greeters <<<"$bodies") || fail "JSON answers: $served"
   pods_json=$(kube get pods -l "$GREETER_SELECTOR" -o json) || die "'kubectl get pods' failed"
   expected_pods=$(json live-pods <<<"$pods_json" | sort)
   echo "    greeter pods running: ${expected_pods//$'\n'/ }"
