@@ -8,10 +8,11 @@
 //
 // The objects below mirror the overlays (test/cluster.test.ts renders them with
 // kustomize and compares), so the twin follows the manifests.
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { COMPONENT, ensureBuilt } from "../scripts/lib/build";
 import { pollUntil } from "../scripts/lib/wait";
+import { guardedServer } from "./connections";
 import { type BackoffPolicy, Kubelet, type PodEvent, type Probes } from "./kubelet";
 import { portHolder } from "./processes";
 import { hostPort } from "./proxy";
@@ -145,7 +146,8 @@ export function listenFailureMessage(code: string | undefined, host: string, por
 }
 
 function listen(host: string, port: number, what: string, handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<Listener> {
-  const server = createServer({ keepAliveTimeout: 5_000 }, handler);
+  // A Service's connections get an ingress's limits (idle, stalled, pipelined: host/connections.ts).
+  const server = guardedServer(handler, "service");
   return new Promise((resolveListener, reject) => {
     server.once("error", (error: NodeJS.ErrnoException) => {
       const holder = error.code === "EADDRINUSE" ? portHolder(port) : undefined;

@@ -18,12 +18,13 @@
 // up on at its deadline) is released at once, as wasmtime does when it drops the
 // request's store.
 import { readdirSync, readFileSync } from "node:fs";
-import { Agent, createServer, type IncomingMessage } from "node:http";
+import { Agent, type IncomingMessage } from "node:http";
 import type { AddressInfo } from "node:net";
 import { basename, dirname, join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import { isMainThread, parentPort, Worker, workerData } from "node:worker_threads";
+import { guardedServer } from "./connections";
 import { forward, hostPort } from "./proxy";
 import { type BodyLimits, bodyVerdict, DEFAULT_BODY_LIMITS, readBody } from "./request-body";
 import { sendTwinAnswer } from "./twin-answer";
@@ -450,7 +451,7 @@ async function main(): Promise<void> {
   const pool = new SlotPool(options);
   await pool.start();
   let inFlight = 0;
-  const server = createServer((req, res) => {
+  const server = guardedServer((req, res) => {
     // The kubelet's probes get the component's own answer at once: under the shim each
     // probe has an instance of its own, so it never waits behind traffic; here it would
     // wait for a slot, behind splits that take up to GREETER_TIMEOUT_MS.
@@ -509,7 +510,7 @@ async function main(): Promise<void> {
         pool.done(slot);
       })
       .finally(() => inFlight--);
-  });
+  }, "pod-front");
   await new Promise<void>((listening, failed) => {
     server.once("error", failed);
     server.listen(port, host, () => listening());

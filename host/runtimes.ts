@@ -97,7 +97,7 @@ const JCO_DIR = join(ROOT, "dist/host");
 /** Where jco transpiles a component: dist/host/ for dist/, <its folder>/host/ for another build. */
 const transpiledFor = (component: string) => join(dirname(component), "host", "wasm-pods.js");
 const POD_HOST = join(JCO_DIR, "pod.mjs");
-const POD_HOST_SOURCES = ["host/pod.ts", "host/proxy.ts", "host/request-body.ts", "host/twin-answer.ts", "host/io-guard.mjs", "scripts/lib/errors.ts"].map((path) => join(ROOT, path));
+const POD_HOST_SOURCES = ["host/pod.ts", "host/proxy.ts", "host/request-body.ts", "host/twin-answer.ts", "host/connections.ts", "host/io-guard.mjs", "scripts/lib/errors.ts"].map((path) => join(ROOT, path));
 
 function packageVersion(name: string): string {
   const file = join(ROOT, "node_modules", name, "package.json");
