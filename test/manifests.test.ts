@@ -154,7 +154,7 @@ describe.skipIf(!tools.available)(suiteTitle("kustomize overlays", tools), () =>
     it("Deployment: resources, zero-downtime rollout, recommended labels", () => {
       const container = onlyContainer(deployment());
       // The values kustomize/base sets for both roles: a missing or mistyped one fails here.
-      expect(container.resources).toEqual({ requests: { cpu: "50m", memory: "64Mi" }, limits: { cpu: "1", memory: "256Mi" } });
+      expect(container.resources).toEqual({ requests: { cpu: "50m", memory: "80Mi" }, limits: { cpu: "1", memory: "256Mi" } });
       expect(bytes(container.resources?.requests?.memory)).toBeLessThanOrEqual(bytes(container.resources?.limits?.memory));
       expect(deployment().spec?.strategy?.rollingUpdate?.maxUnavailable).toBe(0);
       const podLabels = deployment().spec?.template.metadata?.labels;

@@ -19,6 +19,7 @@ import { ratioChartSvg } from "./chart";
 import { coldStartMs, HOST_LABELS, type HostKind, NATIVE_BUNDLE, runtimeFor, startHost } from "./hosts";
 import { formatMarkdown, formatTable, type Row, row, withTarget } from "./report";
 import { errorText } from "../lib/errors";
+import { shimRows, shimUnavailable } from "./shim";
 
 const OUT_DIR = join(ROOT, "bench");
 const ROUNDS = 3;
@@ -388,6 +389,16 @@ async function deadlines(): Promise<Row[]> {
   return rows;
 }
 
+/** The image under runwasi's shim through CRI, beside wasmtime serve 27; skipped, with its reason, where it cannot run. */
+async function shim(): Promise<Row[]> {
+  const reason = shimUnavailable();
+  if (reason) {
+    log(`== runwasi shim rows skipped: ${reason}`);
+    return [];
+  }
+  return shimRows(LOAD, fanOutPath(16));
+}
+
 /** wasmtime 27's own compile of the component: what the shim does once per node. */
 function engine(componentizeMs: number): Row[] {
   log("== production engine: wasmtime 27 compile (Cranelift), the shim's once-per-node step");
@@ -419,16 +430,25 @@ async function main() {
   const machine = { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? "unknown", node: process.version, kernel: release() };
   log(`wasm-pods benchmark on ${machine.cpus} x ${machine.cpuModel}, Node ${machine.node}`);
 
-  const build = await sizeAndBuild();
-  const scratch = mkdtempSync(join(tmpdir(), "wasm-pods-empty-"));
+  // `npm run bench -- --only shim` measures one section and writes bench/results-shim.*,
+  // leaving the full run's files alone.
+  const only = process.argv.includes("--only") ? process.argv[process.argv.indexOf("--only") + 1] : undefined;
   let rows: Row[];
-  try {
-    const emptyComponent = await buildEmptyComponent(scratch);
-    rows = [...build, ...(await coldStarts()), ...(await throughput(emptyComponent)), ...(await latency()), ...(await fanOut()), ...(await deadlines())];
-  } finally {
-    rmSync(scratch, { recursive: true, force: true });
+  if (only === "shim") {
+    rows = await shim();
+  } else if (only !== undefined) {
+    throw new Error(`--only knows one section: shim (got "${only}")`);
+  } else {
+    const build = await sizeAndBuild();
+    const scratch = mkdtempSync(join(tmpdir(), "wasm-pods-empty-"));
+    try {
+      const emptyComponent = await buildEmptyComponent(scratch);
+      rows = [...build, ...(await coldStarts()), ...(await throughput(emptyComponent)), ...(await latency()), ...(await fanOut()), ...(await deadlines()), ...(await shim())];
+    } finally {
+      rmSync(scratch, { recursive: true, force: true });
+    }
+    rows.push(...engine(build.find((r) => r.metric.startsWith("componentize"))!.value));
   }
-  rows.push(...engine(build.find((r) => r.metric.startsWith("componentize"))!.value));
 
   const table = formatTable(rows);
   console.log(`\n${table}\n`);
@@ -438,10 +458,11 @@ async function main() {
   mkdirSync(OUT_DIR, { recursive: true });
   const subtitle = `${machine.cpus} x ${machine.cpuModel}, Node ${machine.node}`;
   const results = { date: new Date().toISOString(), machine, load: LOAD, coldStarts: COLD_STARTS, rows, seconds: Math.round((performance.now() - started) / 1000) };
-  writeFileSync(join(OUT_DIR, "results.json"), `${JSON.stringify(results, null, 2)}\n`);
-  writeFileSync(join(OUT_DIR, "results.md"), `Measured ${results.date.slice(0, 10)} on ${subtitle}.\n\n${formatMarkdown(rows)}\n`);
-  writeFileSync(join(OUT_DIR, "chart.svg"), await ratioChartSvg(rows, subtitle));
-  log(`wrote bench/results.json, bench/results.md, bench/chart.svg (${results.seconds} s)`);
+  const name = only ? `results-${only}` : "results";
+  writeFileSync(join(OUT_DIR, `${name}.json`), `${JSON.stringify(results, null, 2)}\n`);
+  writeFileSync(join(OUT_DIR, `${name}.md`), `Measured ${results.date.slice(0, 10)} on ${subtitle}.\n\n${formatMarkdown(rows)}\n`);
+  if (!only) writeFileSync(join(OUT_DIR, "chart.svg"), await ratioChartSvg(rows, subtitle));
+  log(`wrote bench/${name}.json, bench/${name}.md${only ? "" : ", bench/chart.svg"} (${results.seconds} s)`);
 }
 
 // Whatever ends the run, no host it started keeps running.
