@@ -31,9 +31,18 @@ for arg in "$@"; do
     *) die "unknown argument '$arg' (usage: ./build.sh [--import])" ;;
   esac
 done
-# Fail before the build, not after it.
-if (( IMPORT )) && ! command -v k3s >/dev/null 2>&1; then
-  die "--import needs 'k3s' on PATH: run it on the k3s node, as root; for a cluster of several nodes push the image to a registry instead: npm run push -- <registry>/<repo>:<tag> (docs/k3s.md, section 4)"
+# Fail before the build, not after it: --import ends with `k3s ctr`, which needs k3s running and
+# its containerd socket, which only root can open (unless someone opened it up).
+if (( IMPORT )); then
+  command -v k3s >/dev/null 2>&1 ||
+    die "--import needs 'k3s' on PATH: run it on the k3s node, as root; for a cluster of several nodes push the image to a registry instead: npm run push -- <registry>/<repo>:<tag> (docs/k3s.md, section 4)"
+  K3S_CONTAINERD_SOCKET=${CONTAINERD_ADDRESS:-/run/k3s/containerd/containerd.sock}
+  if (( EUID != 0 )) && [[ ! -w $K3S_CONTAINERD_SOCKET ]]; then
+    die "--import runs 'k3s ctr', which needs root (k3s's containerd socket $K3S_CONTAINERD_SOCKET is root's), and you are $(id -un 2>/dev/null || echo "uid $EUID"): run 'sudo env \"PATH=\$PATH\" ./build.sh --import' (PATH: so that root finds this node and npm), or build as yourself and import as root: ./build.sh && sudo scripts/image/import-k3s.sh"
+  fi
+  if ! ctr_error=$(k3s ctr version 2>&1 >/dev/null); then
+    die "--import: 'k3s ctr version' failed, so the import would too: is k3s running (systemctl status k3s)? It said: $(tail -n 1 <<<"$ctr_error")"
+  fi
 fi
 
 [[ -x $BIN/esbuild && -x $BIN/tsx ]] || die "dependencies missing: run 'npm ci' first"

@@ -473,6 +473,46 @@ describe.skipIf(!kustomizeTools.available)(suiteTitle("scripts/image/import-k3s.
   }, 30_000);
 });
 
+describe("build.sh --import checks it can import before it builds", () => {
+  const standIns: StandIns[] = [];
+  let dist: string;
+  beforeAll(() => {
+    // Should the check ever let a build through, it builds here, not over the shared dist/.
+    dist = mkdtempSync(join(tmpdir(), "wp-import-dist-"));
+  });
+  afterAll(() => {
+    standIns.forEach((standIn) => standIn.cleanup());
+    rmSync(dist, { recursive: true, force: true });
+  });
+  function node(overrides: Partial<Scenario> = {}): StandIns {
+    const standIn = createStandIns({ ref: REF, k3sVersion: "v1.32.3+k3s1", containerdVersion: "v2.0.4-k3s2", nodes: [], containerdSocket: "root-only", ...overrides });
+    standIns.push(standIn);
+    return standIn;
+  }
+  const BUILD = join(ROOT, "build.sh");
+  const isRoot = process.getuid?.() === 0;
+  // As root, `unshare --user` gives a user namespace in which this process is uid 65534.
+  const asNonRoot = isRoot ? (spawnSync("unshare", ["--user", "--", "true"]).status === 0 ? ["unshare", "--user", "--"] : undefined) : [];
+
+  it.skipIf(!asNonRoot)("not root, k3s's socket root's: stops at once, saying to run it as root", async () => {
+    const [command, ...prefix] = [...asNonRoot!, BUILD];
+    const run = await node().run(command!, [...prefix, "--import"], { DIST: dist });
+    expect(run.status, output(run)).toBe(1);
+    expect(run.stderr).toContain("build.sh: --import runs 'k3s ctr', which needs root (k3s's containerd socket /run/k3s/containerd/containerd.sock is root's)");
+    expect(run.stderr).toContain(`sudo env "PATH=$PATH" ./build.sh --import`);
+    expect(run.stdout).not.toContain("==> typecheck");
+  }, 30_000);
+
+  it.skipIf(!isRoot)("root, k3s not running: stops at once with what k3s ctr said", async () => {
+    const run = await node({ containerdSocket: "down" }).run(BUILD, ["--import"], { DIST: dist });
+    expect(run.status, output(run)).toBe(1);
+    expect(run.stderr).toContain("build.sh: --import: 'k3s ctr version' failed, so the import would too: is k3s running (systemctl status k3s)?");
+    expect(run.stderr).toContain("connect: no such file or directory");
+    expect(run.calls).toEqual(["k3s ctr version", "ctr version"]);
+    expect(run.stdout).not.toContain("==> typecheck");
+  }, 30_000);
+});
+
 describe("the stand-ins answer as the real tools do", () => {
   const standIns: StandIns[] = [];
   afterAll(() => standIns.forEach((standIn) => standIn.cleanup()));
