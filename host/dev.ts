@@ -3,10 +3,11 @@
 // keep serving) into a build folder of its own, then every Deployment is rolled
 // to it (Cluster.rollout: maxSurge 1, maxUnavailable 0). A build that fails is
 // printed and changes nothing: the running pods keep serving.
-import { type FSWatcher, mkdirSync, rmSync, watch } from "node:fs";
+import { mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import type { Cluster, LogEntry } from "./cluster";
 import { runToEnd } from "./processes";
+import { sourcesFingerprint, watchTree } from "./watch";
 import { errorText } from "../scripts/lib/errors";
 
 export interface DevOptions {
@@ -43,8 +44,15 @@ export function watchAndRoll(cluster: Cluster, options: DevOptions): DevLoop {
   let timer: ReturnType<typeof setTimeout> | undefined;
   let running: Promise<void> | undefined;
   let pending = false;
+  const sources = ["src", "wit"].map((dir) => join(options.root, dir));
+  // The sources the running pods were built from: npm start built them just before.
+  let builtFrom = sourcesFingerprint(sources);
 
   const cycle = async () => {
+    // Watch events only say that something may have changed; the bytes say whether it did.
+    const fingerprint = sourcesFingerprint(sources);
+    if (fingerprint === builtFrom) return;
+    builtFrom = fingerprint;
     generation++;
     const label = `build ${generation}`;
     const dist = join(builds, String(generation));
@@ -91,7 +99,7 @@ export function watchAndRoll(cluster: Cluster, options: DevOptions): DevLoop {
       trigger();
     }, options.debounceMs ?? 300);
   };
-  const watchers: FSWatcher[] = ["src", "wit"].map((dir) => watch(join(options.root, dir), { recursive: true }, onChange));
+  const watcher = watchTree(sources, onChange);
   say(`watching ${join(options.root, "src")} and ${join(options.root, "wit")}: a saved change is rebuilt and rolled out`);
 
   return {
@@ -100,7 +108,7 @@ export function watchAndRoll(cluster: Cluster, options: DevOptions): DevLoop {
     },
     close() {
       clearTimeout(timer);
-      for (const watcher of watchers) watcher.close();
+      watcher.close();
     },
   };
 }
