@@ -228,10 +228,30 @@ describe.skipIf(!kustomizeTools.available)(suiteTitle("scripts/k3s-e2e.sh on sta
     expect(run.calls.filter((call) => call.includes("rollout status"))).toEqual([]);
   }, 120_000);
 
-  describe("with the pods on [::]:8080 (the manifest change for IPv6 clusters)", () => {
+  describe("with a component that puts the shim on [::]:8080 (the change recommended for IPv6-first clusters)", () => {
     let checkout: string;
+    /** The change recommended for IPv6-first clusters: a component that sets the shim's address to [::]:8080. */
+    const IPV6_COMPONENT = `apiVersion: kustomize.config.k8s.io/v1alpha1
+kind: Component
+patches:
+  - target:
+      kind: Deployment
+    patch: |-
+      apiVersion: apps/v1
+      kind: Deployment
+      metadata:
+        name: any
+      spec:
+        template:
+          spec:
+            containers:
+              - name: wasm-pods
+                env:
+                  - name: WASMTIME_HTTP_PROXY_SOCKET_ADDR
+                    value: "[::]:8080"
+`;
     beforeAll(() => {
-      // This checkout's scripts, image and tools, with the base's listen address changed.
+      // This checkout's scripts, image and tools, with that component in the k3s overlay.
       checkout = mkdtempSync(join(tmpdir(), "wp-v6-checkout-"));
       mkdirSync(join(checkout, "scripts"));
       cpSync(E2E, join(checkout, "scripts/k3s-e2e.sh"));
@@ -239,10 +259,12 @@ describe.skipIf(!kustomizeTools.available)(suiteTitle("scripts/k3s-e2e.sh on sta
       for (const copied of ["scripts/image", "scripts/lib", "package.json"]) cpSync(join(ROOT, copied), join(checkout, copied), { recursive: true });
       for (const shared of ["node_modules", "dist"]) symlinkSync(join(ROOT, shared), join(checkout, shared));
       cpSync(join(ROOT, "kustomize"), join(checkout, "kustomize"), { recursive: true });
-      const base = join(checkout, "kustomize/base/deployment.yaml");
-      const text = readFileSync(base, "utf8");
-      expect(text).toContain("value: 0.0.0.0:8080");
-      writeFileSync(base, text.replace("value: 0.0.0.0:8080", 'value: "[::]:8080"'));
+      mkdirSync(join(checkout, "kustomize/components/ipv6"));
+      writeFileSync(join(checkout, "kustomize/components/ipv6/kustomization.yaml"), IPV6_COMPONENT);
+      const overlay = join(checkout, "kustomize/overlays/k3s/kustomization.yaml");
+      const text = readFileSync(overlay, "utf8");
+      expect(text).toContain("  - ../../components/restricted\n");
+      writeFileSync(overlay, text.replace("  - ../../components/restricted\n", "  - ../../components/restricted\n  - ../../components/ipv6\n"));
     });
     afterAll(() => rmSync(checkout, { recursive: true, force: true }));
 
@@ -253,7 +275,9 @@ describe.skipIf(!kustomizeTools.available)(suiteTitle("scripts/k3s-e2e.sh on sta
       expect(run.status, output(run)).toBe(0);
       expect(run.stdout).toContain(`GET http://[::1]:${v6.port}/split/Sherlock,Po`);
       for (const deployment of deploymentsIn(run.applied[0]!)) {
-        expect(deployment.spec!.template.spec!.containers[0]!.env).toContainEqual({ name: "WASMTIME_HTTP_PROXY_SOCKET_ADDR", value: "[::]:8080" });
+        const env = deployment.spec!.template.spec!.containers[0]!.env!;
+        expect(env.filter((variable) => variable.name === "WASMTIME_HTTP_PROXY_SOCKET_ADDR")).toEqual([{ name: "WASMTIME_HTTP_PROXY_SOCKET_ADDR", value: "[::]:8080" }]);
+        expect(env.map((variable) => variable.name)).toContain("ROLE"); // merged by name: the rest of env stays
       }
     }, 120_000);
   });
