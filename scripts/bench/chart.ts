@@ -1,14 +1,15 @@
 // The benchmark as one picture: every ratio against its same-run baseline, on a
-// log scale with 1 marked, so "smaller / faster than the baseline" reads at a glance.
+// log scale with 1 marked; each label says whether higher or lower is better, since a
+// req/s ratio and a latency ratio read in opposite directions.
 import * as vega from "vega";
 import { compile, type TopLevelSpec } from "vega-lite";
-import type { Row } from "./report";
+import { better, type Row } from "./report";
 
 export async function ratioChartSvg(rows: readonly Row[], subtitle: string): Promise<string> {
   const values = rows
     .filter((r) => r.ratio !== undefined && r.baseline)
     .map((r) => ({
-      label: `${r.section}: ${r.metric}  ÷  ${r.baseline!.label}`,
+      label: `${r.section}: ${r.metric}  ÷  ${r.baseline!.label}  (${better(r.unit)} is better)`,
       section: r.section,
       ratio: r.ratio!,
       text: `${r.ratio! >= 10 ? r.ratio!.toFixed(0) : r.ratio!.toFixed(2)}x`,

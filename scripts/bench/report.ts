@@ -20,6 +20,16 @@ export function row(
   return { section, metric, value, unit, baseline, ratio: baseline ? value / baseline.value : undefined };
 }
 
+/** Which way a ratio is good: more requests per second, and less of every time and size. */
+export function better(unit: Row["unit"]): "higher" | "lower" {
+  return unit === "req/s" ? "higher" : "lower";
+}
+
+/** A ratio with its reading, so no reader takes 0.45 for a loss when it is a win. */
+export function ratioText(r: Row): string {
+  return r.ratio === undefined ? "" : `${r.ratio.toFixed(3)} (${better(r.unit)} is better)`;
+}
+
 export function withTarget(r: Row, text: string, met: boolean, miss?: string): Row {
   return { ...r, target: { text, met, ...(met ? {} : { miss }) } };
 }
@@ -38,7 +48,7 @@ export function formatTable(rows: readonly Row[]): string {
     r.metric,
     formatValue(r.value, r.unit),
     r.baseline ? `${formatValue(r.baseline.value, r.unit)} (${r.baseline.label})` : "",
-    r.ratio === undefined ? "" : `${r.ratio.toFixed(3)}`,
+    ratioText(r),
     r.target ? `${r.target.met ? "MET" : "MISSED"}: ${r.target.text}${r.target.miss ? ` (${r.target.miss})` : ""}` : "",
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)));
@@ -52,7 +62,7 @@ export function formatMarkdown(rows: readonly Row[]): string {
   for (const r of rows) {
     const baseline = r.baseline ? `${formatValue(r.baseline.value, r.unit)} (${r.baseline.label})` : "";
     const target = r.target ? `${r.target.met ? "met" : "**missed**"}: ${r.target.text}${r.target.miss ? ` (${r.target.miss})` : ""}` : "";
-    out.push(`| ${r.section} | ${r.metric} | ${formatValue(r.value, r.unit)} | ${baseline} | ${r.ratio?.toFixed(3) ?? ""} | ${target} |`);
+    out.push(`| ${r.section} | ${r.metric} | ${formatValue(r.value, r.unit)} | ${baseline} | ${ratioText(r)} | ${target} |`);
   }
   return out.join("\n");
 }
