@@ -13,11 +13,11 @@ import { findTool } from "../lib/tools";
 import { waitFor200 } from "../lib/wait";
 import { startHost } from "./hosts";
 import { type Row, row, withTarget } from "./report";
+import { fanOutPath, LOAD, log } from "./settings";
 
-const log = (line: string) => console.error(line);
 
 /** Why the shim rows cannot run here, or undefined when they can. */
-export function shimUnavailable(): string | undefined {
+function shimUnavailable(): string | undefined {
   const missing = [...CRI_TOOLS, "kustomize"].filter((tool) => !findTool(tool));
   if (missing.length) return `${missing.join(", ")} not installed (scripts/install-tools.sh)`;
   if (process.getuid?.() !== 0) return "containerd's CRI needs root";
@@ -78,7 +78,17 @@ async function interleaved(urls: { shim: string; wasmtime: string }, load: Load)
   return { shim: summarize(rounds.shim), wasmtime: summarize(rounds.wasmtime) };
 }
 
-export async function shimRows(load: Load, fanOutPath: string): Promise<Row[]> {
+/** The image under runwasi's shim through CRI, beside wasmtime serve 27; skipped, with its reason, where it cannot run. */
+export async function shim(): Promise<Row[]> {
+  const reason = shimUnavailable();
+  if (reason) {
+    log(`== runwasi shim rows skipped: ${reason}`);
+    return [];
+  }
+  return shimRows(LOAD, fanOutPath(16));
+}
+
+async function shimRows(load: Load, fanOutUrlPath: string): Promise<Row[]> {
   const { greeter: greeterDeployment, splitter: splitterDeployment } = deployments();
   const limits = (greeterDeployment as { spec: { template: { spec: { containers: { resources: { requests: Record<string, string>; limits: Record<string, string> } }[] } } } }).spec.template.spec.containers[0]!.resources;
   const request = parseQuantity(limits.requests.memory!);
@@ -125,7 +135,7 @@ export async function shimRows(load: Load, fanOutPath: string): Promise<Row[]> {
 
     // The manifests' limit must hold the peak of a full fan-out (MAX_NAMES as shipped) under load.
     log(`== splitter memory under a MAX_NAMES fan-out: ${load.connections} connections, ${load.seconds} s`);
-    await runLoad({ ...load, rounds: 1, warmupSeconds: 0, url: `${splitter.url}${fanOutPath}` });
+    await runLoad({ ...load, rounds: 1, warmupSeconds: 0, url: `${splitter.url}${fanOutUrlPath}` });
     const peak = { greeter: cgroupMemory(greeter.cgroup).peak, splitter: cgroupMemory(splitter.cgroup).peak };
     log(`   working set at rest: greeter ${(atRest.greeter.workingSet / 2 ** 20).toFixed(1)} MiB, splitter ${(atRest.splitter.workingSet / 2 ** 20).toFixed(1)} MiB; peak greeter ${(peak.greeter / 2 ** 20).toFixed(1)} MiB, splitter ${(peak.splitter / 2 ** 20).toFixed(1)} MiB; task RSS greeter ${(restRss.greeter / 2 ** 20).toFixed(1)} MiB, splitter ${(restRss.splitter / 2 ** 20).toFixed(1)} MiB`);
     const restMax = Math.max(atRest.greeter.workingSet, atRest.splitter.workingSet);

@@ -1,0 +1,151 @@
+// Throughput and latency of each role on every host, rounds interleaved across hosts; the
+// greeter also beside an empty component on wasmtime (the engine's ceiling).
+import { spawnSync } from "node:child_process";
+import { join } from "node:path";
+import { medianLatency, type RoundResult, runLoad, summarize } from "../lib/load";
+import { ROOT } from "../lib/build";
+import { waitFor200 } from "../lib/wait";
+import { HOST_LABELS, type HostKind, runtimeFor, startHost } from "./hosts";
+import { type Row, row, withTarget } from "./report";
+import { LATENCY, LOAD, log, ROUNDS } from "./settings";
+
+/** scripts/bench/empty-component.ts as a component, precompiled for wasmtime; returns the .cwasm. */
+export async function buildEmptyComponent(dir: string): Promise<string> {
+  const bundle = join(dir, "empty.js");
+  const component = join(dir, "empty.wasm");
+  const esbuild = spawnSync(
+    join(ROOT, "node_modules/.bin/esbuild"),
+    ["scripts/bench/empty-component.ts", "--bundle", "--format=esm", "--platform=neutral", "--external:wasi:*", "--log-level=warning", `--outfile=${bundle}`],
+    { cwd: ROOT, stdio: "inherit" },
+  );
+  if (esbuild.status !== 0) throw new Error("bundling the empty component failed");
+  const componentize = spawnSync(join(ROOT, "node_modules/.bin/tsx"), ["scripts/componentize.ts", bundle, component], { cwd: ROOT, stdio: "ignore" });
+  if (componentize.status !== 0) throw new Error("componentizing the empty component failed");
+  return (await runtimeFor("local-wasmtime").prepare(component)).artifact;
+}
+
+/** A role's app on one kind of host (a splitter gets a greeter of the same kind). */
+async function startRole(kind: HostKind, role: "greeter" | "splitter") {
+  const greeter = role === "splitter" ? await startHost(kind, { ROLE: "greeter", POD_NAME: "g" }) : undefined;
+  const host = await startHost(kind, { ROLE: role, POD_NAME: role, ...(greeter ? { GREETER_URL: greeter.url } : {}) });
+  const url = `${host.url}${role === "greeter" ? "/Sherlock" : "/split/Sherlock,Po"}`;
+  await waitFor200(url, { timeoutMs: 30_000 });
+  return {
+    url,
+    stop: async () => {
+      await host.stop();
+      await greeter?.stop();
+    },
+  };
+}
+
+const THROUGHPUT_HOSTS: HostKind[] = ["native", "jco-serve", "local-jco", "local-wasmtime"];
+
+/**
+ * Rounds are interleaved across hosts (round 1 of each, then round 2 of each, ...)
+ * so drift in the machine's load hits every host alike; medians of the rounds.
+ */
+async function throughputOf(role: "greeter" | "splitter", empty?: string): Promise<Record<HostKind | "empty", RoundResult>> {
+  const hosts: { stop(): Promise<void>; url: string }[] = [];
+  const kinds: (HostKind | "empty")[] = [...THROUGHPUT_HOSTS, ...(empty ? (["empty"] as const) : [])];
+  try {
+    for (const kind of THROUGHPUT_HOSTS) hosts.push(await startRole(kind, role));
+    if (empty) {
+      const pod = runtimeFor("local-wasmtime").launch({ name: "empty", host: "127.0.0.1", env: {}, slots: 1, build: { component: "", artifact: empty } });
+      const url = `http://127.0.0.1:${await pod.port}/`;
+      await waitFor200(url, { timeoutMs: 30_000 });
+      hosts.push({ url, stop: () => pod.group.stop() });
+    }
+    const rounds = new Map<HostKind | "empty", RoundResult[]>(kinds.map((kind) => [kind, []]));
+    for (let round = 0; round <= ROUNDS; round++) {
+      for (const [i, kind] of kinds.entries()) {
+        // Round 0 is each host's warm-up.
+        const seconds = round === 0 ? LOAD.warmupSeconds : LOAD.seconds;
+        const result = await runLoad({ ...LOAD, seconds, rounds: 1, warmupSeconds: 0, url: hosts[i]!.url });
+        if (result.median.non2xx || result.median.errors) throw new Error(`${role} on ${kind}: non-2xx or errors under load`);
+        if (round > 0) rounds.get(kind)!.push(result.median);
+      }
+    }
+    const medians = {} as Record<HostKind | "empty", RoundResult>;
+    for (const kind of kinds) {
+      const results = rounds.get(kind)!;
+      medians[kind] = summarize(results);
+      const label = kind === "empty" ? "an empty component on wasmtime 27" : HOST_LABELS[kind];
+      log(`   ${role} on ${label}: ${results.map((r) => r.rps.toFixed(0)).join(", ")} req/s; p99 ${medians[kind].p99} ms`);
+    }
+    return medians;
+  } finally {
+    await Promise.all(hosts.map((host) => host.stop()));
+  }
+}
+
+export async function throughput(emptyComponent: string): Promise<Row[]> {
+  const rows: Row[] = [];
+  for (const role of ["greeter", "splitter"] as const) {
+    log(`== ${role} throughput: ${LOAD.connections} connections, warm-up ${LOAD.warmupSeconds} s, median of ${ROUNDS} interleaved rounds of ${LOAD.seconds} s`);
+    const medians = await throughputOf(role, role === "greeter" ? emptyComponent : undefined);
+    const { native, "jco-serve": jco, "local-jco": local, "local-wasmtime": wasmtime } = medians;
+    const section = `${role} load`;
+    rows.push(
+      withTarget(
+        row(section, "local host (jco) req/s", local.rps, "req/s", { label: "plain jco serve", value: jco.rps }),
+        ">= plain jco serve",
+        local.rps >= jco.rps,
+        `${((1 - local.rps / jco.rps) * 100).toFixed(1)}% fewer`,
+      ),
+      row(section, "local host (jco) req/s", local.rps, "req/s", { label: "native Node", value: native.rps }),
+      row(section, "local host (jco) p99 at 10 connections", local.p99, "ms", { label: "plain jco serve", value: jco.p99 }),
+    );
+    const p99Ratio = local.p99 / jco.p99;
+    if (role === "greeter") {
+      rows[rows.length - 1] = withTarget(rows[rows.length - 1]!, "<= 1.3x plain jco serve", p99Ratio <= 1.3, `${p99Ratio.toFixed(2)}x`);
+      const wasmRatio = wasmtime.rps / local.rps;
+      rows.push(
+        withTarget(
+          row(section, "wasmtime req/s", wasmtime.rps, "req/s", { label: "local host (jco)", value: local.rps }),
+          ">= 3x the jco host",
+          wasmRatio >= 3,
+          `${wasmRatio.toFixed(2)}x`,
+        ),
+        // The engine's ceiling: a fresh StarlingMonkey instance per request, whatever the handler does.
+        row(section, "wasmtime req/s", wasmtime.rps, "req/s", { label: "an empty component on wasmtime", value: medians.empty.rps }),
+      );
+    } else {
+      rows.push(row(section, "wasmtime req/s", wasmtime.rps, "req/s", { label: "local host (jco)", value: local.rps }));
+    }
+    rows.push(
+      row(section, "wasmtime p50 at 10 connections", wasmtime.p50, "ms", { label: "local host (jco)", value: local.p50 }),
+      row(section, "wasmtime p99 at 10 connections", wasmtime.p99, "ms", { label: "local host (jco)", value: local.p99 }),
+    );
+  }
+  return rows;
+}
+
+export async function latency(): Promise<Row[]> {
+  log(`== latency at 1 connection (sequential, sub-ms timer), median of ${ROUNDS} rounds of <= ${LATENCY.requests} requests`);
+  const rows: Row[] = [];
+  for (const role of ["greeter", "splitter"] as const) {
+    const measure = async (kind: HostKind) => {
+      const host = await startRole(kind, role);
+      try {
+        const result = await medianLatency(host.url, ROUNDS, LATENCY);
+        log(`   ${role} on ${HOST_LABELS[kind]}: p50 ${result.p50.toFixed(2)} ms, p99 ${result.p99.toFixed(2)} ms`);
+        return result;
+      } finally {
+        await host.stop();
+      }
+    };
+    const native = await measure("native");
+    const jco = await measure("jco-serve");
+    const local = await measure("local-jco");
+    const wasmtime = await measure("local-wasmtime");
+    const section = `${role} latency`;
+    rows.push(
+      row(section, "local host (jco) p50", local.p50, "ms", { label: "native Node", value: native.p50 }),
+      row(section, "local host (jco) p99", local.p99, "ms", { label: "native Node", value: native.p99 }),
+      row(section, "local host (jco) p50", local.p50, "ms", { label: "plain jco serve", value: jco.p50 }),
+      row(section, "wasmtime p50", wasmtime.p50, "ms", { label: "local host (jco)", value: local.p50 }),
+    );
+  }
+  return rows;
+}
