@@ -151,6 +151,15 @@ export function guestDeadlineMs(raw: string | undefined): number {
   return raw !== undefined && /^\s*\d+\s*$/.test(raw) && value >= 1 && value <= 60_000 ? value : 2_000;
 }
 
+/**
+ * How long a request may wait for a slot before the front refuses it (503, Retry-After):
+ * the guest's own deadline. A request that waited that long has spent the time the
+ * contract gives a split; handed over now, its answer could only come late.
+ */
+export function defaultQueueWaitMs(greeterTimeoutMs: string | undefined): number {
+  return guestDeadlineMs(greeterTimeoutMs);
+}
+
 /** The kubelet's probe paths (kustomize/base/deployment.yaml). */
 const PROBE_PATHS = ["/healthz", "/readyz"];
 
@@ -276,13 +285,27 @@ class SlotPool {
     return this.waiting.length;
   }
 
-  acquire(): Promise<Slot> {
+  /** An idle slot, or the next one freed within `waitMs` (0: however long it takes); undefined when none was. */
+  acquire(waitMs = 0): Promise<Slot | undefined> {
     const slot = this.idle.shift();
     if (slot) {
       slot.busy = true;
       return Promise.resolve(slot);
     }
-    return new Promise((resolveSlot) => this.waiting.push(resolveSlot));
+    return new Promise((resolveSlot) => {
+      const waiter = (freed: Slot) => {
+        clearTimeout(timer);
+        resolveSlot(freed);
+      };
+      const timer =
+        waitMs > 0
+          ? setTimeout(() => {
+              this.waiting = this.waiting.filter((w) => w !== waiter);
+              resolveSlot(undefined);
+            }, waitMs)
+          : undefined;
+      this.waiting.push(waiter);
+    });
   }
 
   /** A slot is free again: to the next waiter, or idle; replaced first if it has served its share. */
@@ -430,6 +453,7 @@ async function main(): Promise<void> {
       "body-deadline-ms": { type: "string", default: String(DEFAULT_BODY_LIMITS.deadlineMs) },
       "max-body-bytes": { type: "string", default: String(DEFAULT_BODY_LIMITS.maxBytes) },
       "max-queued": { type: "string", default: String(DEFAULT_MAX_QUEUED) },
+      "queue-wait-ms": { type: "string" },
     },
   });
   if (!values.module) throw new Error("--module <transpiled wasm-pods.js> is required");
@@ -447,6 +471,8 @@ async function main(): Promise<void> {
   };
   const podName = process.env.POD_NAME ?? "";
   const maxQueued = wholeNumber(values["max-queued"], "--max-queued", 0, 100_000);
+  const queueWaitMs =
+    values["queue-wait-ms"] === undefined ? defaultQueueWaitMs(process.env.GREETER_TIMEOUT_MS) : wholeNumber(values["queue-wait-ms"], "--queue-wait-ms", 0, 3_600_000);
 
   const pool = new SlotPool(options);
   await pool.start();
@@ -481,7 +507,13 @@ async function main(): Promise<void> {
           if (read.status !== 0) sendTwinAnswer(req, res, { status: read.status, reason: read.reason, madeBy: "pod-front", servedBy: podName, close: true });
           return;
         }
-        const slot = await pool.acquire();
+        const slot = await pool.acquire(queueWaitMs);
+        if (!slot) {
+          // Handed over this late, its answer could not come within the guest's own deadline.
+          const reason = `pod: no slot was free within ${queueWaitMs} ms; try again later`;
+          sendTwinAnswer(req, res, { status: 503, reason, madeBy: "pod-front", servedBy: podName, retryAfterSeconds: 1 });
+          return;
+        }
         // A client that left while queued has nothing left to wait for: do not hold a slot for it.
         if (res.destroyed || req.socket?.destroyed) {
           pool.release(slot);

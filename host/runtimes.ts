@@ -29,6 +29,8 @@ export interface PodSpec {
   slotDeadlineMs?: number;
   /** jco: requests that may wait for a slot before the pod front answers 503 (host/pod.ts --max-queued). */
   maxQueued?: number;
+  /** jco: how long a request may wait for a slot before a 503 (host/pod.ts --queue-wait-ms; 0 = no limit). */
+  queueWaitMs?: number;
   /** Which build to run (default: dist/wasm-pods.wasm's). */
   build?: Build;
 }
@@ -133,6 +135,7 @@ function jcoRuntime(): Runtime {
           ...(spec.recycleAfter === undefined ? [] : ["--recycle-after", String(spec.recycleAfter)]),
           ...(spec.slotDeadlineMs === undefined ? [] : ["--slot-deadline-ms", String(spec.slotDeadlineMs)]),
           ...(spec.maxQueued === undefined ? [] : ["--max-queued", String(spec.maxQueued)]),
+          ...(spec.queueWaitMs === undefined ? [] : ["--queue-wait-ms", String(spec.queueWaitMs)]),
         ],
         env: { PATH: process.env.PATH ?? "", HOSTNAME: spec.name, POD_NAME: spec.name, ...spec.env },
         cwd: ROOT,

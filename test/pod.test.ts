@@ -143,7 +143,10 @@ describe("the jco pod host", () => {
     expect([probe.status, await probe.text()]).toEqual([200, "ok"]);
     // Every slot is busy for GREETER_TIMEOUT_MS, and two more splits wait for a slot: a probe in that queue would wait too.
     expect(probeMs).toBeLessThan(TIMEOUT_MS);
-    expect(await Promise.all(busy)).toEqual(Array(SPLITTER_SLOTS + 2).fill(504));
+    // The two that waited a whole deadline for a slot may be refused (503) rather than answered late.
+    const statuses = await Promise.all(busy);
+    expect(statuses.filter((status) => status === 504).length).toBeGreaterThanOrEqual(SPLITTER_SLOTS);
+    expect(statuses.every((status) => status === 504 || status === 503)).toBe(true);
   });
 
   it("the probe answer is the component's own: a misconfigured pod fails its probes", async () => {
@@ -178,9 +181,11 @@ describe("the jco pod host", () => {
     await expect(fetch(`${single.url}/split/Sam`, { signal: AbortSignal.timeout(100) })).rejects.toThrow();
     const started = performance.now();
     const next = await fetch(`${single.url}/healthz`);
-    expect(next.status).toBe(200);
     // It waited for the one slot, busy until the guest's deadline: it was not handed to a guest still at work.
+    // It either got the slot when the guest was done, or was refused at its own wait limit (503).
     expect(performance.now() - started).toBeGreaterThan(TIMEOUT_MS / 2);
-    expect((await statsOf(single)).slots[0]!.served - servedBefore).toBe(2);
+    expect([200, 503]).toContain(next.status);
+    const served = (await statsOf(single)).slots[0]!.served - servedBefore;
+    expect(served).toBe(next.status === 200 ? 2 : 1);
   });
 });
