@@ -228,28 +228,8 @@ describe.skipIf(!kustomizeTools.available)(suiteTitle("scripts/k3s-e2e.sh on sta
     expect(run.calls.filter((call) => call.includes("rollout status"))).toEqual([]);
   }, 120_000);
 
-  describe("with a component that puts the shim on [::]:8080 (the change recommended for IPv6-first clusters)", () => {
+  describe("with kustomize/components/ipv6 in the k3s overlay (the shim on [::]:8080, for IPv6-first clusters)", () => {
     let checkout: string;
-    /** The change recommended for IPv6-first clusters: a component that sets the shim's address to [::]:8080. */
-    const IPV6_COMPONENT = `apiVersion: kustomize.config.k8s.io/v1alpha1
-kind: Component
-patches:
-  - target:
-      kind: Deployment
-    patch: |-
-      apiVersion: apps/v1
-      kind: Deployment
-      metadata:
-        name: any
-      spec:
-        template:
-          spec:
-            containers:
-              - name: wasm-pods
-                env:
-                  - name: WASMTIME_HTTP_PROXY_SOCKET_ADDR
-                    value: "[::]:8080"
-`;
     beforeAll(() => {
       // This checkout's scripts, image and tools, with that component in the k3s overlay.
       checkout = mkdtempSync(join(tmpdir(), "wp-v6-checkout-"));
@@ -258,9 +238,8 @@ patches:
       // Copied, not linked: build-image.ts runs as a CLI only when invoked by its own path.
       for (const copied of ["scripts/image", "scripts/lib", "package.json"]) cpSync(join(ROOT, copied), join(checkout, copied), { recursive: true });
       for (const shared of ["node_modules", "dist"]) symlinkSync(join(ROOT, shared), join(checkout, shared));
+      // kustomize/components/ipv6 is shipped; this checkout's k3s overlay takes it in.
       cpSync(join(ROOT, "kustomize"), join(checkout, "kustomize"), { recursive: true });
-      mkdirSync(join(checkout, "kustomize/components/ipv6"));
-      writeFileSync(join(checkout, "kustomize/components/ipv6/kustomization.yaml"), IPV6_COMPONENT);
       const overlay = join(checkout, "kustomize/overlays/k3s/kustomization.yaml");
       const text = readFileSync(overlay, "utf8");
       expect(text).toContain("  - ../../components/restricted\n");
