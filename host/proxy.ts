@@ -106,7 +106,11 @@ export function forward(req: IncomingMessage, res: ServerResponse, target: Forwa
         settle({ kind: "client-gone" });
         return;
       }
-      res.writeHead(answer.statusCode ?? 502, answer.statusMessage, endToEndHeaders(answer.headers));
+      const headers = endToEndHeaders(answer.headers);
+      // Answered before the client finished sending (a pod front's 408 or 413): the rest of
+      // its body would only be read to be thrown away, so the connection ends with the answer.
+      if (!body && !req.complete) headers.connection = "close";
+      res.writeHead(answer.statusCode ?? 502, answer.statusMessage, headers);
       answer.pipe(res);
       const status = answer.statusCode ?? 502;
       // A body that stops arriving is cut, as a head that never comes gets a 504: nothing waits for ever.

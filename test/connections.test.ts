@@ -94,6 +94,23 @@ describe("a Service's connections under abuse", () => {
     expect(requestsFor("/Flood")).toBeLessThanOrEqual(LIMITS.cutAfter + 1);
   });
 
+  it("a body refused by the pod's front (a GET with one) ends the client's connection too, not only the pod's", async () => {
+    const connection = rawConnection(cluster.greeterUrl!, 20_000);
+    connection.socket.write("GET /Aang HTTP/1.1\r\nHost: node\r\nContent-Length: 10000000\r\n\r\n");
+    // Bounded: a byte a second, at most 30.
+    let sent = 0;
+    const timer = setInterval(() => {
+      if (connection.socket.destroyed || sent++ >= 30) return clearInterval(timer);
+      connection.socket.write("x");
+    }, 1_000);
+    const closed = await connection.closed;
+    clearInterval(timer);
+    expect(connection.text()).toMatch(/^HTTP\/1\.1 413 /);
+    expect(connection.text().toLowerCase()).toContain(`${TWIN_ANSWER_HEADER}: pod-front`);
+    expect(closed.byServer).toBe(true);
+    expect(closed.afterMs).toBeLessThan(BUSY_MACHINE_MARGIN_MS * 5);
+  });
+
   it("an idle keep-alive connection is closed after the idle time", async () => {
     const connection = rawConnection(cluster.greeterUrl!, LIMITS.idleMs * 3);
     connection.socket.write("GET /Idle HTTP/1.1\r\nHost: node\r\n\r\n");
