@@ -9,7 +9,7 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DEPLOYMENTS } from "../host/cluster";
-import type { PodStats } from "../host/pod";
+import { guestDeadlineMs, type PodStats } from "../host/pod";
 import { runtimeNamed } from "../host/runtimes";
 import { podFleet, type TestPod } from "./support/pods";
 
@@ -53,6 +53,19 @@ async function lateGreeter(): Promise<{ url: string; set(offsetMs: number, headF
       }),
   };
 }
+
+describe("guestDeadlineMs (pure): GREETER_TIMEOUT_MS read as the component reads it", () => {
+  it.each([
+    [undefined, 2_000],
+    ["", 2_000],
+    [" 600 ", 600],
+    ["60000", 60_000],
+    ["60001", 2_000],
+    ["0", 2_000],
+    ["1.5", 2_000],
+    ["abc", 2_000],
+  ])("%j -> %d", (raw, ms) => expect(guestDeadlineMs(raw)).toBe(ms));
+});
 
 describe("a greeter answering near the splitter's deadline (jco pod host)", () => {
   const fleet = podFleet(jco);

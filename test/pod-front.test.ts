@@ -5,7 +5,7 @@
 import { connect, type Socket } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { PodStats } from "../host/pod";
-import { DEFAULT_BODY_LIMITS } from "../host/request-body";
+import { bodyVerdict, DEFAULT_BODY_LIMITS } from "../host/request-body";
 import { runtimeNamed } from "../host/runtimes";
 import { TWIN_ANSWER_HEADER } from "../host/twin-answer";
 import { BUSY_MACHINE_MARGIN_MS } from "./support/tools";
@@ -55,6 +55,19 @@ function trickle(exchange: Exchange, everyMs: number, max: number): void {
 }
 
 const served = (stats: PodStats) => stats.slots.reduce((total, slot) => total + slot.served, 0);
+
+describe("bodyVerdict (pure): what a head alone decides", () => {
+  const limits = { maxBytes: 100, deadlineMs: 1_000 };
+  it.each([
+    ["GET", {}, undefined],
+    ["GET", { "content-length": "0" }, undefined],
+    ["GET", { "content-length": "5" }, 413],
+    ["HEAD", { "transfer-encoding": "chunked" }, 413],
+    ["POST", { "content-length": "100" }, undefined],
+    ["POST", { "content-length": "101" }, 413],
+    ["POST", { "transfer-encoding": "chunked" }, undefined],
+  ])("%s %j -> %s", (method, headers, status) => expect(bodyVerdict(method, headers, limits)?.status).toBe(status));
+});
 
 describe("the jco pod's front reads and bounds request bodies before a slot sees them", () => {
   const fleet = podFleet(jco);
