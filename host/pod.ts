@@ -10,6 +10,12 @@
 // on this thread that hands each request to an idle slot. This thread never runs
 // guest code, so it always answers signals and its parent's death.
 //
+// A slot is only given a request that is ready to run: the front reads and bounds
+// its body first (host/request-body.ts: 408 too slow, 413 too big, a GET or HEAD
+// with a body refused on its head), so a slow client holds a connection of the
+// front, never a guest. And a request that got no slot within the guest's own
+// deadline is refused (503, Retry-After) rather than handed over to answer late.
+//
 // Memory stays bounded two ways. A slot is replaced by a fresh one after
 // `--recycle-after` requests (a reused instance's heap and the shim's tables
 // only grow): the new slot boots on its own thread first, so no request waits
