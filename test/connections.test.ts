@@ -6,9 +6,11 @@
 import { connect } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Cluster, type LogEntry, startCluster } from "../host/cluster";
-import { closeWhenSilent, DEFAULT_CONNECTION_LIMITS } from "../host/connections";
+import type { AddressInfo } from "node:net";
+import { closeWhenSilent, DEFAULT_CONNECTION_LIMITS, guardedServer } from "../host/connections";
 import { runtimeNamed } from "../host/runtimes";
 import { TWIN_ANSWER_HEADER } from "../host/twin-answer";
+import { pollUntil } from "../scripts/lib/wait";
 import { BUSY_MACHINE_MARGIN_MS } from "./support/tools";
 
 const jco = runtimeNamed("jco");
@@ -44,6 +46,63 @@ describe("closeWhenSilent (pure)", () => {
     [{ inFlight: true, answering: true, unsent: 0 }, false, "the pod is slow between two pieces: the forward's deadline decides"],
     [{ inFlight: true, answering: true, unsent: 4096 }, true, "the client does not take its answer"],
   ])("%j -> %s (%s)", (state, close) => expect(closeWhenSilent(state)).toBe(close));
+});
+
+describe("a silent connection on a guarded server (short limits)", () => {
+  const limits = { ...LIMITS, stallMs: 1_000, idleMs: 1_000 };
+
+  async function serve(handler: Parameters<typeof guardedServer>[0]) {
+    const server = guardedServer(handler, "service", limits);
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    return {
+      url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+      close: () => {
+        server.closeAllConnections();
+        server.close();
+      },
+    };
+  }
+
+  it("a client that does not take its answer is cut after the stall time; the twin stops producing it", async () => {
+    let written = 0;
+    let ended = false;
+    const chunk = Buffer.alloc(64 * 1024, "a");
+    const server = await serve((_req, res) => {
+      res.writeHead(200, { "content-type": "application/octet-stream" });
+      // Bounded: at most 256 MiB, written only as fast as the socket takes it.
+      const pump = () => {
+        while (written < 4096 && res.write(chunk)) written++;
+        if (written >= 4096) res.end();
+      };
+      res.on("drain", pump);
+      res.once("close", () => (ended = true));
+      pump();
+    });
+    try {
+      const connection = rawConnection(server.url, limits.stallMs * 10);
+      connection.socket.pause();
+      connection.socket.write("GET /big HTTP/1.1\r\nHost: node\r\n\r\n");
+      const started = performance.now();
+      expect(await pollUntil(() => ended, limits.stallMs * 3 + BUSY_MACHINE_MARGIN_MS, 50)).toBe(true);
+      expect(performance.now() - started).toBeGreaterThanOrEqual(limits.stallMs - 50);
+      expect(written).toBeLessThan(4096);
+      // The client, reading again, finds its connection closed.
+      connection.socket.resume();
+      expect((await connection.closed).byServer).toBe(true);
+    } finally {
+      server.close();
+    }
+  });
+
+  it("a request whose answer is slower than the stall time is waited for: the forwarding step's deadline decides", async () => {
+    const server = await serve((_req, res) => void setTimeout(() => res.end("late but fine"), limits.stallMs * 2.5));
+    try {
+      const res = await fetch(`${server.url}/slow`, { signal: AbortSignal.timeout(limits.stallMs * 10) });
+      expect(await res.text()).toBe("late but fine");
+    } finally {
+      server.close();
+    }
+  });
 });
 
 describe("a Service's connections under abuse", () => {
