@@ -157,6 +157,9 @@ describe.skipIf(!tools.available)(suiteTitle("kustomize overlays", tools), () =>
       expect(container.resources).toEqual({ requests: { cpu: "50m", memory: "80Mi" }, limits: { cpu: "1", memory: "256Mi" } });
       expect(bytes(container.resources?.requests?.memory)).toBeLessThanOrEqual(bytes(container.resources?.limits?.memory));
       expect(deployment().spec?.strategy?.rollingUpdate?.maxUnavailable).toBe(0);
+      // A stopping pod keeps serving until kube-proxy has dropped it, well inside its grace period.
+      expect(container.lifecycle).toEqual({ preStop: { sleep: { seconds: 5 } } });
+      expect(deployment().spec?.template.spec?.terminationGracePeriodSeconds).toBeGreaterThanOrEqual(5 + 20);
       const podLabels = deployment().spec?.template.metadata?.labels;
       expect(podLabels).toMatchObject({
         "app.kubernetes.io/name": "wasm-pods",
