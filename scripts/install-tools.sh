@@ -41,7 +41,7 @@ COREDNS_VERSION=v1.12.1 # what kubeadm 1.34 deploys (cmd/kubeadm/app/constants)
 # kube-router's NetworkPolicy controller, which k3s embeds; v2.1.0 is the release the Go module
 # proxy serves here. It needs ipset (Debian).
 KUBE_ROUTER_VERSION=v2.1.0
-DEBIAN_PACKAGES=(containerd shellcheck chromium docker-registry skopeo runc containernetworking-plugins iptables ipset)
+DEBIAN_PACKAGES=(containerd shellcheck chromium docker-registry skopeo runc containernetworking-plugins iptables ipset openssl)
 
 TOOLS=${WASM_PODS_TOOLS:-$HOME/.cache/wasm-pods-tools}
 mkdir -p "$TOOLS/bin"
