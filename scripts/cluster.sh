@@ -53,6 +53,9 @@ CONTAINERD_DIR=$STATE/containerd
 CRI_SOCKET=$CONTAINERD_DIR/containerd.sock
 KUBECONFIG_ADMIN=$PKI/admin.kubeconfig
 # The processes this script starts, in start order (down stops them in reverse).
+# Shared by every node of this script on the machine: which are up, and the kernel's values
+# from before the first one.
+NODES_DIR=/run/wasm-pods-nodes
 KERNEL_TUNABLES="vm.overcommit_memory vm.panic_on_oom kernel.panic kernel.panic_on_oops kernel.keys.root_maxkeys kernel.keys.root_maxbytes"
 COMPONENTS=(etcd kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy coredns kube-router)
 
@@ -375,9 +378,13 @@ up() {
 
   # The kubelet sets six kernel-wide sysctls at start (vm.overcommit_memory=1, kernel.panic=10,
   # kernel.panic_on_oops=1, ...: pkg/kubelet/cm setupKernelTunables); they are not per network
-  # namespace, so down puts back the values found here.
-  local key
-  for key in $KERNEL_TUNABLES; do echo "$key=$(sysctl -n "$key")"; done >"$STATE/sysctl-before"
+  # namespace. The first node up records the machine's values; the last node down puts them back.
+  mkdir -p "$NODES_DIR"
+  if [[ ! -f $NODES_DIR/kernel-tunables ]]; then
+    local key
+    for key in $KERNEL_TUNABLES; do echo "$key=$(sysctl -n "$key")"; done >"$NODES_DIR/kernel-tunables"
+  fi
+  touch "$NODES_DIR/$NAME.node"
   start kubelet "$BIN/kubelet" --config "$STATE/kubelet.yaml" --kubeconfig "$PKI/kubelet.kubeconfig" \
     --root-dir "$STATE/kubelet" --cert-dir "$STATE/kubelet/pki" \
     --hostname-override "$NAME" --node-ip "$NODE_IP" --v 1
@@ -469,9 +476,12 @@ down() {
       find "$folder" -depth -type d -exec rmdir {} + 2>/dev/null || true
     done
   fi
-  if [[ -f $STATE/sysctl-before ]]; then
+  rm -f "$NODES_DIR/$NAME.node"
+  if [[ -f $NODES_DIR/kernel-tunables ]] && ! compgen -G "$NODES_DIR/*.node" >/dev/null; then
     local line
-    while read -r line; do sysctl -q -w "$line" || true; done <"$STATE/sysctl-before"
+    while read -r line; do sysctl -q -w "$line" || true; done <"$NODES_DIR/kernel-tunables"
+    rm -f "$NODES_DIR/kernel-tunables"
+    rmdir "$NODES_DIR" 2>/dev/null || true
   fi
   [[ -e $NETNS ]] && ip netns del "$NAME"
   if [[ -n ${WASM_PODS_NODE_KEEP_LOGS:-} && -d $LOGS ]]; then
