@@ -24,7 +24,10 @@ WASMTIME_PATCHED_DEPS=(wit-parser@0.219.2 wasmparser@0.219.2)
 # Only what `wasmtime serve` and `wasmtime compile` need: a much shorter build than the default features.
 WASMTIME_FEATURES=serve,run,cranelift,cache,parallel-compilation,pooling-allocator,component-model,compile,gc-drc,clap/default,clap/wrap_help
 KUSTOMIZE_VERSION=v5.8.2 # newest that builds with this machine's Go (v5.8.3 needs Go 1.27)
-CONTAINERD2_VERSION=2.0.14 # the containerd 2.0 line k3s 1.32/1.33 embed; go.mod in scripts/tools/containerd2
+CONTAINERD2_VERSION=2.0.14 # the containerd 2.0 line k3s 1.32 embeds; go.mod in scripts/tools/containerd2
+# The 2.2 line current k3s 1.33/1.34 releases embed (v1.33.13: 2.2.5-k3s1.33); only the image
+# import is proven against it (test/image.test.ts). go.mod in scripts/tools/containerd22.
+CONTAINERD22_VERSION=2.2.5
 # runwasi's containerd-shim-wasmtime v0.6.0, the shim k3s runs for RuntimeClass wasmtime (links
 # wasmtime 27.0.0, pinned above). Built from the release's source for these machines, which
 # cannot download GitHub's release assets: ../shared/tools/runwasi/README.md says how. Elsewhere
@@ -110,24 +113,27 @@ install_kustomize() {
   say "kustomize $KUSTOMIZE_VERSION: built in $(elapsed "$started")"
 }
 
-install_containerd2() {
-  local dir="$TOOLS/containerd-$CONTAINERD2_VERSION"
-  if [[ -x $dir/containerd && -x $dir/ctr ]] && [[ $("$dir/containerd" --version) == *" $CONTAINERD2_VERSION"* ]]; then
-    say "containerd $CONTAINERD2_VERSION: present"
+# install_containerd VERSION MODULE: containerd and ctr from scripts/tools/MODULE (go.sum
+# pinned), linked as MODULE's name (containerd2, ctr2; containerd22, ctr22), apart from
+# Debian's containerd 1.6 in /usr/bin.
+install_containerd() {
+  local version=$1 module=$2 suffix=${2#containerd}
+  local dir="$TOOLS/containerd-$version"
+  if [[ -x $dir/containerd && -x $dir/ctr ]] && [[ $("$dir/containerd" --version) == *" $version"* ]]; then
+    say "containerd $version: present"
   else
-    command -v go >/dev/null || die "go is needed to build containerd $CONTAINERD2_VERSION"
+    command -v go >/dev/null || die "go is needed to build containerd $version"
     local started=$(date +%s)
-    say "containerd $CONTAINERD2_VERSION: go install (containerd, ctr)"
+    say "containerd $version: go install (containerd, ctr)"
     # `go install pkg@version` refuses containerd's go.mod (it has exclude directives), so
-    # build from a tiny module that requires it (scripts/tools/containerd2, go.sum pinned).
-    (cd scripts/tools/containerd2 && CGO_ENABLED=0 GOBIN="$dir" GOFLAGS="-buildvcs=false -mod=readonly" \
+    # build from a tiny module that requires it.
+    (cd "scripts/tools/$module" && CGO_ENABLED=0 GOBIN="$dir" GOFLAGS="-buildvcs=false -mod=readonly" \
       go install -tags "no_btrfs no_devmapper no_zfs" \
       github.com/containerd/containerd/v2/cmd/containerd github.com/containerd/containerd/v2/cmd/ctr)
-    say "containerd $CONTAINERD2_VERSION: built in $(elapsed "$started")"
+    say "containerd $version: built in $(elapsed "$started")"
   fi
-  # Named apart from Debian's containerd 1.6 in /usr/bin.
-  link "$dir/containerd" containerd2
-  link "$dir/ctr" ctr2
+  link "$dir/containerd" "containerd$suffix"
+  link "$dir/ctr" "ctr$suffix"
 }
 
 install_shim() {
@@ -277,7 +283,8 @@ done
 all_started=$(date +%s)
 (( APT )) && install_apt
 install_kustomize
-install_containerd2
+install_containerd "$CONTAINERD2_VERSION" containerd2
+install_containerd "$CONTAINERD22_VERSION" containerd22
 install_wasmtime
 install_shim
 install_crictl

@@ -172,10 +172,14 @@ describe("dist/wasm-pods.oci.tar", () => {
   });
 });
 
-// Debian's containerd 1.6 (what `apt-get install containerd` gives) and the 2.0 line k3s
-// embeds (built by scripts/install-tools.sh as containerd2/ctr2).
+// Debian's containerd 1.6 (what `apt-get install containerd` gives), and the 2.0 and 2.2 lines
+// that k3s 1.32 and 1.33/1.34 embed (built by scripts/install-tools.sh as containerd2/ctr2 and
+// containerd22/ctr22).
 const debian = requireTools("test/image.test.ts (containerd 1.6)", ["containerd", "ctr"], "apt-get install containerd");
-const containerd2 = requireTools("test/image.test.ts (containerd 2)", ["containerd2", "ctr2"], "scripts/install-tools.sh builds containerd 2");
+const containerd2Lines = [
+  { line: "2.0", containerd: "containerd2", ctr: "ctr2" },
+  { line: "2.2", containerd: "containerd22", ctr: "ctr22" },
+].map((build) => ({ ...build, check: requireTools(`test/image.test.ts (containerd ${build.line})`, [build.containerd, build.ctr], `scripts/install-tools.sh builds containerd ${build.line}`) }));
 const binariesOf = (check: ToolCheck, containerd: string, ctr: string) => ({ containerd: toolPath(check, containerd), ctr: toolPath(check, ctr) });
 
 let expectedManifestDigest: string;
@@ -211,36 +215,38 @@ describe.skipIf(!debian.available)(suiteTitle("Debian's containerd 1.6 imports t
   });
 });
 
-describe.skipIf(!containerd2.available)(suiteTitle("containerd 2 imports the tarball through scripts/image/import-k3s.sh", containerd2), () => {
-  let containerd: PrivateContainerd;
-  let bin: string;
-  beforeAll(async () => {
-    containerd = await startPrivateContainerd(binariesOf(containerd2, "containerd2", "ctr2"));
-    // `k3s ctr ...` is k3s's bundled ctr on k3s's socket: here, ctr2 on the private socket.
-    bin = mkdtempSync(join(tmpdir(), "wp-k3s2-"));
-    writeFileSync(
-      join(bin, "k3s"),
-      `#!/bin/sh\n[ "$1" = ctr ] || { echo "stand-in k3s: only ctr is acted out" >&2; exit 99; }\nshift\nexec "${toolPath(containerd2, "ctr2")}" --address "${containerd.socket}" "$@"\n`,
-    );
-    chmodSync(join(bin, "k3s"), 0o755);
-  });
-  afterAll(async () => {
-    await containerd?.stop();
-    if (bin) rmSync(bin, { recursive: true, force: true });
-  });
+for (const { line, containerd: containerdTool, ctr, check: containerd2 } of containerd2Lines) {
+  describe.skipIf(!containerd2.available)(suiteTitle(`containerd ${line} imports the tarball through scripts/image/import-k3s.sh`, containerd2), () => {
+    let containerd: PrivateContainerd;
+    let bin: string;
+    beforeAll(async () => {
+      containerd = await startPrivateContainerd(binariesOf(containerd2, containerdTool, ctr));
+      // `k3s ctr ...` is k3s's bundled ctr on k3s's socket: here, ctr2 on the private socket.
+      bin = mkdtempSync(join(tmpdir(), "wp-k3s2-"));
+      writeFileSync(
+        join(bin, "k3s"),
+        `#!/bin/sh\n[ "$1" = ctr ] || { echo "stand-in k3s: only ctr is acted out" >&2; exit 99; }\nshift\nexec "${toolPath(containerd2, ctr)}" --address "${containerd.socket}" "$@"\n`,
+      );
+      chmodSync(join(bin, "k3s"), 0o755);
+    });
+    afterAll(async () => {
+      await containerd?.stop();
+      if (bin) rmSync(bin, { recursive: true, force: true });
+    });
 
-  it("build.sh --import's path: detects 2.x, imports with --local, unpacks, lists the ref with the tarball's digest", () => {
-    console.info(`    ${containerd.version}`);
-    expect(containerd.major).toBe(2);
-    const env: NodeJS.ProcessEnv = { ...process.env, PATH: `${bin}:${process.env.PATH}` };
-    delete env.IMAGE;
-    const result = spawnSync(join(ROOT, "scripts/image/import-k3s.sh"), [IMAGE_TARBALL], { env, encoding: "utf8" });
-    const output = result.stdout + result.stderr;
-    expect(result.status, output).toBe(0);
-    expect(output).toContain(`k3s ctr -n k8s.io images import --all-platforms --local ${IMAGE_TARBALL}`);
-    // ctr's own line: the unpack that containerd 1.6.20 fails ("mismatched image rootfs and manifest layers").
-    expect(output).toMatch(new RegExp(`unpacking ${defaultImageRef(ROOT).full.replaceAll(".", "\\.")} \\(sha256:[0-9a-f]{64}\\)\\.\\.\\.done`));
-    expect(output).toContain(`imported ${defaultImageRef(ROOT).full} (${expectedManifestDigest})`);
-    expectImported(containerd);
+    it("build.sh --import's path: detects 2.x, imports with --local, unpacks, lists the ref with the tarball's digest", () => {
+      console.info(`    ${containerd.version}`);
+      expect(containerd.version).toContain(` ${line}.`);
+      const env: NodeJS.ProcessEnv = { ...process.env, PATH: `${bin}:${process.env.PATH}` };
+      delete env.IMAGE;
+      const result = spawnSync(join(ROOT, "scripts/image/import-k3s.sh"), [IMAGE_TARBALL], { env, encoding: "utf8" });
+      const output = result.stdout + result.stderr;
+      expect(result.status, output).toBe(0);
+      expect(output).toContain(`k3s ctr -n k8s.io images import --all-platforms --local ${IMAGE_TARBALL}`);
+      // ctr's own line: the unpack that containerd 1.6.20 fails ("mismatched image rootfs and manifest layers").
+      expect(output).toMatch(new RegExp(`unpacking ${defaultImageRef(ROOT).full.replaceAll(".", "\\.")} \\(sha256:[0-9a-f]{64}\\)\\.\\.\\.done`));
+      expect(output).toContain(`imported ${defaultImageRef(ROOT).full} (${expectedManifestDigest})`);
+      expectImported(containerd);
+    });
   });
-});
+}
