@@ -2,9 +2,9 @@
 # A real single-node Kubernetes cluster on this machine, for trying and testing the manifests:
 # a TEST NODE, not a production install. Every part is a real component built from its
 # registry by scripts/install-tools.sh: etcd, kube-apiserver, kube-controller-manager,
-# kube-scheduler, kubelet, kube-proxy (iptables mode), CoreDNS, containerd 2 with its CRI plugin
-# and runwasi's containerd-shim-wasmtime (scripts/node/containerd.sh), runc and the CNI bridge
-# plugin (Debian).
+# kube-scheduler, kubelet, kube-proxy (iptables mode), CoreDNS, kube-router's NetworkPolicy
+# controller, containerd 2 with its CRI plugin and runwasi's containerd-shim-wasmtime
+# (scripts/node/containerd.sh), runc and the CNI bridge plugin (Debian).
 #
 #   scripts/cluster.sh up              start the node (as root); prints how to reach it
 #   scripts/cluster.sh down            stop it and remove everything it made
@@ -23,6 +23,11 @@
 # off the machine. The API server (https://127.0.0.1:6443) and the NodePorts (127.0.0.1:30001,
 # and the node IP) are reached from inside it: `scripts/cluster.sh kubectl|exec ...`.
 # iptables rules, bridges, routes and conntrack entries vanish with the namespace.
+#
+# Outside the namespace the node touches: its state folder; cgroups under <controller>/k8s.io
+# (removed by down when up found none); pod network namespaces /run/netns/cni-* (removed with
+# their pods); and six kernel-wide sysctls the kubelet sets at start (vm.overcommit_memory,
+# kernel.panic, ...), put back by the last node down (/run/wasm-pods-nodes records them).
 #
 # Env: WASM_PODS_NODE       name of the node and of its network namespace (default wasm-pods-node)
 #      WASM_PODS_NODE_DIR   state folder (default /tmp/$WASM_PODS_NODE): certificates,
