@@ -7,6 +7,7 @@
 // nothing waits for ever.
 import { randomUUID } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { TEXT } from "../src/http";
 
 /** The header naming the part of the twin that made an answer. */
 export const TWIN_ANSWER_HEADER = "x-twin-answer";
@@ -60,7 +61,7 @@ export function twinAnswer(input: TwinAnswerInput): TwinAnswer {
   const json = prefersJson(input.accept);
   const full = json ? JSON.stringify({ error: input.reason, status: input.status }) : `${input.reason}\n`;
   const headers: Record<string, string> = {
-    "content-type": json ? "application/json" : "text/plain; charset=utf-8",
+    "content-type": json ? "application/json" : TEXT,
     "content-length": String(Buffer.byteLength(full)),
     [TWIN_ANSWER_HEADER]: input.madeBy,
     "x-request-id": input.requestId && REQUEST_ID.test(input.requestId) ? input.requestId : randomUUID(),
