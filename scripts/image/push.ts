@@ -13,7 +13,7 @@ import { IMAGE_TARBALL, ROOT } from "../lib/build";
 import { runToEnd } from "../../host/processes";
 import { findTool } from "../lib/tools";
 import { defaultImageRef } from "./project";
-import { normalizeRef, type ImageRef } from "./ref";
+import { type ImageRef, normalizeRef, registryHost } from "./ref";
 import { readTarFile } from "./tar";
 import { errorText } from "../lib/errors";
 
@@ -49,15 +49,14 @@ export function pushTarget(input: string): PushTarget {
   } catch (error) {
     throw new PushError(`${(error as Error).message}; expected <registry>/<repo>:<tag>, e.g. 127.0.0.1:5000/wasm-pods:0.1.0`, 2);
   }
-  const first = input.split("/")[0] ?? "";
-  const explicitRegistry = input.includes("/") && (/[.:]/.test(first) || first === "localhost");
-  if (!explicitRegistry) {
+  const registry = registryHost(input);
+  if (registry === undefined) {
     throw new PushError(
       `"${input}" names no registry (it would mean ${ref.full}): write <registry>/<repo>:<tag>, e.g. 127.0.0.1:5000/wasm-pods:0.1.0`,
       2,
     );
   }
-  return { ref, registry: first };
+  return { ref, registry };
 }
 
 /** localhost, 127.0.0.0/8 or ::1, with or without a port. */

@@ -31,14 +31,22 @@ export function normalizeRef(ref: string): ImageRef {
   if (!/^([a-zA-Z0-9.-]+(:[0-9]+)?\/)?[a-z0-9]+([._-][a-z0-9]+)*(\/[a-z0-9]+([._-][a-z0-9]+)*)*$/.test(name)) {
     throw new Error(`image ref "${ref}": invalid repository name "${name}"`);
   }
-  const firstSegment = name.split("/")[0] ?? "";
-  // A first segment with a dot or port, or "localhost", is a registry host (docker's rule).
-  const hasRegistry = name.includes("/") && (/[.:]/.test(firstSegment) || firstSegment === "localhost");
   let repository: string;
-  if (hasRegistry) repository = name;
+  if (registryHost(name) !== undefined) repository = name;
   else if (name.includes("/")) repository = `${DEFAULT_REGISTRY}/${name}`;
   else repository = `${DEFAULT_REGISTRY}/library/${name}`;
   return { full: `${repository}:${tag}`, repository, tag };
+}
+
+/**
+ * The registry host[:port] a ref spells out, or undefined when it names none (Docker Hub
+ * is then implied): a first path segment with a dot or port, or "localhost" (docker's rule).
+ */
+export function registryHost(ref: string): string | undefined {
+  const slash = ref.indexOf("/");
+  if (slash < 0) return undefined;
+  const first = ref.slice(0, slash);
+  return /[.:]/.test(first) || first === "localhost" ? first : undefined;
 }
 
 export interface PackageIdentity {
