@@ -30,8 +30,10 @@ export interface Probes {
  */
 const PROBE_TIME_SCALE = 0.1;
 const MIN_PROBE_TIMEOUT_MS = 1_000;
-/** terminationGracePeriodSeconds (30), scaled like the probes. */
+/** terminationGracePeriodSeconds (kustomize/base/deployment.yaml's), scaled like the probes. */
 const TERMINATION_GRACE_MS = 3_000;
+/** Beyond a pod's own drain window: time to exit once it has drained, before SIGKILL. */
+const EXIT_MARGIN_MS = 1_000;
 
 export interface BackoffPolicy {
   /** Delay before the first restart. */
@@ -197,7 +199,7 @@ export class Kubelet {
     this.stopping = true;
     this.ready = false;
     this.clearTimers();
-    if (this.current) await this.current.group.stop(TERMINATION_GRACE_MS);
+    if (this.current) await this.current.group.stop(this.killGraceMs());
   }
 
   private launch(first: FirstStart): void {
@@ -328,7 +330,12 @@ export class Kubelet {
     if (generation !== this.generation) return;
     this.ready = false;
     this.event(`${why}: killing it`);
-    void this.current?.group.stop(TERMINATION_GRACE_MS);
+    void this.current?.group.stop(this.killGraceMs());
+  }
+
+  /** SIGTERM to SIGKILL: the grace period, or longer when the pod's drain window is (a drain is never cut short). */
+  private killGraceMs(): number {
+    return Math.max(TERMINATION_GRACE_MS, (this.current?.drainMs ?? 0) + EXIT_MARGIN_MS);
   }
 
   private after(ms: number, action: () => void | Promise<void>): void {

@@ -40,8 +40,10 @@ import { errorText } from "../scripts/lib/errors";
 const DEFAULT_SLOT_DEADLINE_MS = 65_000;
 /** Requests that may wait for a slot; beyond that the pod answers 503 at once. */
 const DEFAULT_MAX_QUEUED = 256;
-/** How long SIGTERM waits for requests in flight before exiting anyway. */
-const DRAIN_MS = 5_000;
+/** How long SIGTERM waits for requests in flight before exiting anyway; the kubelet's kill grace exceeds it. */
+export const DRAIN_MS = 5_000;
+/** How long a slot has to give its account before it counts as stuck in guest code. */
+const SLOT_STATS_WAIT_MS = 2_000;
 
 interface SlotData {
   slot: true;
@@ -216,7 +218,7 @@ class Slot {
   replacing = false;
   private whenDone: (() => void)[] = [];
   // One socket: a slot serves one request at a time. Idle sockets close before the slot's
-  // server would close them (5 s), so a request is never written into a closing socket.
+  // server would close them (Node's keep-alive default), so a request is never written into a closing socket.
   readonly agent = new Agent({ keepAlive: true, maxSockets: 1, timeout: 4_000 });
   constructor(
     readonly id: number,
@@ -236,10 +238,10 @@ class Slot {
   idle(): Promise<void> {
     return this.running ? new Promise((resolveDone) => this.whenDone.push(resolveDone)) : Promise.resolve();
   }
-  /** The slot's own account, or undefined when it does not answer within 2 s (stuck in guest code). */
+  /** The slot's own account, or undefined when it does not answer within SLOT_STATS_WAIT_MS (stuck in guest code). */
   stats(): Promise<SlotStats | undefined> {
     return new Promise((resolveStats) => {
-      const timer = setTimeout(() => finish(undefined), 2_000);
+      const timer = setTimeout(() => finish(undefined), SLOT_STATS_WAIT_MS);
       const onMessage = (message: { type: string; stats: SlotStats }) => {
         if (message.type === "stats") finish(message.stats);
       };
@@ -374,7 +376,7 @@ class SlotPool {
     return [...this.all].at(-1)?.probes[path];
   }
 
-  /** Each slot's own account; one stuck in guest code cannot answer, and is left out after 2 s. */
+  /** Each slot's own account; one stuck in guest code cannot answer, and is left out after SLOT_STATS_WAIT_MS. */
   async stats(): Promise<PodStats> {
     const answers = await Promise.all([...this.all].map((slot) => slot.stats()));
     return { slots: answers.filter((stats) => stats !== undefined), replaced: this.replaced, died: this.died };

@@ -7,8 +7,9 @@ import { execFileSync } from "node:child_process";
 import { copyFileSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { COMPONENT, newestMtime as mtime, ROOT } from "../scripts/lib/build";
+import { ESBUILD, esbuildArgs } from "../scripts/lib/esbuild";
 import { findTool } from "../scripts/lib/tools";
-import type { PodStats } from "./pod";
+import { DRAIN_MS, type PodStats } from "./pod";
 import { type Group, readLines, rssKb, runToEnd, spawnGroup } from "./processes";
 import { hostPort } from "./proxy";
 
@@ -48,6 +49,8 @@ export interface PodProcess {
   port: Promise<number>;
   /** Every line the pod prints (stdout and stderr). */
   onLine(listener: (line: string) => void): void;
+  /** How long the pod keeps serving its requests in flight after SIGTERM (jco's front); none when unset. */
+  drainMs?: number;
   /** Memory and, on jco, each slot's shim resource counts. */
   stats(): Promise<{ rssMb: number; pod?: PodStats }>;
 }
@@ -99,7 +102,20 @@ const JCO_DIR = join(ROOT, "dist/host");
 /** Where jco transpiles a component: dist/host/ for dist/, <its folder>/host/ for another build. */
 const transpiledFor = (component: string) => join(dirname(component), "host", "wasm-pods.js");
 const POD_HOST = join(JCO_DIR, "pod.mjs");
-const POD_HOST_SOURCES = ["host/pod.ts", "host/proxy.ts", "host/request-body.ts", "host/twin-answer.ts", "host/connections.ts", "host/io-guard.mjs", "scripts/lib/errors.ts"].map((path) => join(ROOT, path));
+/** esbuild's record of what it bundled into POD_HOST: its inputs are the pod host's sources. */
+const POD_HOST_META = join(JCO_DIR, "pod.meta.json");
+const IO_GUARD = join(ROOT, "host/io-guard.mjs");
+
+/** The newest of the pod host's sources: every file the last bundle read, and the I/O guard copied beside it; Infinity before a first bundle. */
+function podHostSourcesMtime(): number {
+  let inputs: string[];
+  try {
+    inputs = Object.keys((JSON.parse(readFileSync(POD_HOST_META, "utf8")) as { inputs: Record<string, unknown> }).inputs);
+  } catch {
+    return Number.POSITIVE_INFINITY;
+  }
+  return Math.max(mtime(IO_GUARD), ...inputs.map((input) => mtime(join(ROOT, input)) || Number.POSITIVE_INFINITY));
+}
 
 function packageVersion(name: string): string {
   const file = join(ROOT, "node_modules", name, "package.json");
@@ -118,11 +134,11 @@ function jcoRuntime(): Runtime {
         const args = ["transpile", component, "-o", dirname(transpiled), "--name", "wasm-pods", "--instantiation", "sync"];
         await run(join(ROOT, "node_modules/.bin/jco"), [...args, "--no-typescript", "--quiet"], "jco transpile");
       }
-      if (mtime(POD_HOST) < Math.max(...POD_HOST_SOURCES.map(mtime))) {
+      if (mtime(POD_HOST) < podHostSourcesMtime()) {
         // Compiled once to plain JS, so a pod is one node process with no loader in between.
-        const args = ["host/pod.ts", "--bundle", "--platform=node", "--format=esm", "--packages=external", "--log-level=warning"];
-        await run(join(ROOT, "node_modules/.bin/esbuild"), [...args, `--outfile=${POD_HOST}`], "compiling the pod host");
-        copyFileSync(join(ROOT, "host/io-guard.mjs"), join(JCO_DIR, "io-guard.mjs"));
+        const flags = ["--platform=node", "--packages=external", `--metafile=${POD_HOST_META}`];
+        await run(ESBUILD, esbuildArgs("host/pod.ts", POD_HOST, flags), "compiling the pod host");
+        copyFileSync(IO_GUARD, join(JCO_DIR, "io-guard.mjs"));
       }
       return { component, artifact: transpiled };
     },
@@ -145,6 +161,7 @@ function jcoRuntime(): Runtime {
       });
       return {
         group,
+        drainMs: DRAIN_MS,
         ...watchOutput(group),
         async stats() {
           const pod = await askPod(group);
@@ -179,11 +196,20 @@ function askPod(group: Group): Promise<PodStats | undefined> {
 /** Where wasmtime's precompiled artefact of a component goes: beside it. */
 const precompiledFor = (component: string) => component.replace(/\.wasm$/, ".cwasm");
 
-/** The argv after `wasmtime` for one pod. */
-export function wasmtimeServeArgs(spec: Pick<PodSpec, "host" | "env">, component: string): string[] {
+/**
+ * The argv after `wasmtime` for one pod: on `port` (default 0, the kernel's choice), with
+ * any extra `flags` (e.g. the bench's `-C cache-config=...`); a .cwasm is allowed as precompiled.
+ */
+export function wasmtimeServeArgs(
+  spec: Pick<PodSpec, "host" | "env">,
+  component: string,
+  options: { port?: number; flags?: readonly string[] } = {},
+): string[] {
   // The shim links all of WASI 0.2 besides wasi:http; `-S cli` does the same for `serve`.
   const envFlags = Object.entries(spec.env).flatMap(([name, value]) => ["--env", `${name}=${value}`]);
-  return ["serve", "-S", "cli", "--allow-precompiled", "--addr", hostPort(spec.host, 0), ...envFlags, component];
+  const precompiled = component.endsWith(".cwasm") ? ["--allow-precompiled"] : [];
+  const address = hostPort(spec.host, options.port ?? 0);
+  return ["serve", "-S", "cli", ...(options.flags ?? []), ...precompiled, "--addr", address, ...envFlags, component];
 }
 
 function wasmtimeRuntime(): Runtime | string {

@@ -3,6 +3,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { spawnGroup } from "../../host/processes";
+import { wasmtimeServeArgs } from "../../host/runtimes";
 import { COMPONENT } from "../lib/build";
 import { freePort } from "../lib/free-port";
 import { median } from "../lib/load";
@@ -54,7 +55,7 @@ async function wasmtimeCompileCache(): Promise<Row[]> {
         const started = performance.now();
         const group = spawnGroup({
           command: wasmtime,
-          args: ["serve", "-S", "cli", "-C", `cache-config=${config}`, "--addr", `127.0.0.1:${port}`, "--env", "ROLE=greeter", COMPONENT],
+          args: wasmtimeServeArgs({ host: "127.0.0.1", env: { ROLE: "greeter" } }, COMPONENT, { port, flags: ["-C", `cache-config=${config}`] }),
           env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "" },
         });
         try {

@@ -4,6 +4,7 @@ import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { medianLatency, type RoundResult, runLoad, summarize } from "../lib/load";
 import { ROOT } from "../lib/build";
+import { bundleSync, COMPONENT_FLAGS } from "../lib/esbuild";
 import { waitFor200 } from "../lib/wait";
 import { HOST_LABELS, type HostKind, runtimeFor, startHost } from "./hosts";
 import { type Row, row, withTarget } from "./report";
@@ -13,12 +14,7 @@ import { LATENCY, LOAD, log, ROUNDS } from "./settings";
 export async function buildEmptyComponent(dir: string): Promise<string> {
   const bundle = join(dir, "empty.js");
   const component = join(dir, "empty.wasm");
-  const esbuild = spawnSync(
-    join(ROOT, "node_modules/.bin/esbuild"),
-    ["scripts/bench/empty-component.ts", "--bundle", "--format=esm", "--platform=neutral", "--external:wasi:*", "--log-level=warning", `--outfile=${bundle}`],
-    { cwd: ROOT, stdio: "inherit" },
-  );
-  if (esbuild.status !== 0) throw new Error("bundling the empty component failed");
+  bundleSync("scripts/bench/empty-component.ts", bundle, COMPONENT_FLAGS, "bundling the empty component");
   const componentize = spawnSync(join(ROOT, "node_modules/.bin/tsx"), ["scripts/componentize.ts", bundle, component], { cwd: ROOT, stdio: "ignore" });
   if (componentize.status !== 0) throw new Error("componentizing the empty component failed");
   return (await runtimeFor("local-wasmtime").prepare(component)).artifact;

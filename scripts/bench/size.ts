@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { PAGE_HTML, PAGE_ICON, PAGE_SCRIPT, PAGE_STYLE } from "../../src/page";
 import { COMPONENT, ROOT } from "../lib/build";
+import { bundleSync } from "../lib/esbuild";
 import { median } from "../lib/load";
 import { findTool } from "../lib/tools";
 import { NATIVE_BUNDLE } from "./hosts";
@@ -32,9 +33,7 @@ function buildVariant(dir: string, minify: boolean): { bundleMs: number; compone
 
 export function bundleNative(): number {
   const started = performance.now();
-  const args = ["scripts/bench/native-pod.ts", "--bundle", "--minify", "--platform=node", "--format=esm", "--log-level=warning"];
-  const result = spawnSync(join(ROOT, "node_modules/.bin/esbuild"), [...args, `--outfile=${NATIVE_BUNDLE}`], { cwd: ROOT, stdio: "inherit" });
-  if (result.status !== 0) throw new Error("bundling the native baseline failed");
+  bundleSync("scripts/bench/native-pod.ts", NATIVE_BUNDLE, ["--minify", "--platform=node"], "bundling the native baseline");
   return performance.now() - started;
 }
 
