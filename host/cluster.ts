@@ -68,8 +68,8 @@ export const DEPLOYMENTS: readonly Deployment[] = [
 const INTERNAL_HOST = "127.0.0.1";
 /**
  * No client of a Service waits longer than this for a pod's answer to start. A
- * healthy answer takes milliseconds; a split at most GREETER_TIMEOUT_MS (2 s by
- * default). kube-proxy has no such limit; the twin adds it so nothing hangs.
+ * healthy answer takes milliseconds; a split at most GREETER_TIMEOUT_MS (src/config.ts's
+ * default unless the Deployment sets it). kube-proxy has no such limit; the twin adds it so nothing hangs.
  */
 export const SERVICE_DEADLINE_MS = 10_000;
 

@@ -22,9 +22,10 @@ export interface ConnectionLimits {
 }
 
 /**
- * Idle connections close before the agents' 5 s (Node's own keep-alive default, which
- * the Services' and pods' agents stay under); a stall gets as long as a pod gets to
- * start its answer; a few pipelined requests are a client's right, hundreds unread are not.
+ * Idle connections close after as long as Node's own keep-alive default (which the slots'
+ * servers keep; the Services' agents derive theirs from idleMs and close a second sooner);
+ * a stall gets as long as a pod gets to start its answer; a few pipelined requests are a
+ * client's right, hundreds unread are not.
  */
 export const DEFAULT_CONNECTION_LIMITS: ConnectionLimits = { headersMs: 10_000, idleMs: 5_000, stallMs: 10_000, maxWaiting: 16, cutAfter: 256 };
 

@@ -9,6 +9,7 @@
 // per connection; wasmtime's outgoing handler opens one connection per request,
 // so for the splitter's calls the two agree).
 import { Agent, type IncomingMessage, type ServerResponse } from "node:http";
+import { DEFAULT_CONNECTION_LIMITS } from "./connections";
 import { forward, type ForwardResult } from "./proxy";
 
 export interface Endpoint {
@@ -51,9 +52,9 @@ export interface ServiceOptions {
 
 export function createService(options: ServiceOptions): Service {
   // Keep-alive to the pods: a new TCP connection per request would cost more than the proxying.
-  // Idle sockets close before a pod's server closes them (5 s), so no request is written into
-  // a socket the pod is closing: with no retry, that would fail a request on a healthy pod.
-  const agent = new Agent({ keepAlive: true, maxSockets: 64, maxFreeSockets: 16, timeout: 4_000 });
+  // Idle sockets close a second before a pod's front closes them (its idleMs), so no request is
+  // written into a socket the pod is closing: with no retry, that would fail a request on a healthy pod.
+  const agent = new Agent({ keepAlive: true, maxSockets: 64, maxFreeSockets: 16, timeout: DEFAULT_CONNECTION_LIMITS.idleMs - 1_000 });
   let turn = 0;
   const inFlight = new Map<string, number>();
   const count = (pod: string, delta: number) => inFlight.set(pod, (inFlight.get(pod) ?? 0) + delta);
