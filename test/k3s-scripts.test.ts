@@ -294,6 +294,13 @@ describe.skipIf(!kustomizeTools.available)(suiteTitle("scripts/k3s-e2e.sh on sta
     expect(run.stdout).toContain(`greeter pods running: ${[...GREETERS].sort().join(" ")}`);
   }, 120_000);
 
+  it("a stopping greeter of the old ReplicaSet that still answers (its preStop sleep) does not fail the check; every running one must answer", async () => {
+    const old = "name-greeter-pod-old-zzzzz";
+    const run = await e2e(node({ terminatingPods: [old], greeters: [...GREETERS, old] }));
+    expect(run.status, output(run)).toBe(0);
+    expect(run.stdout).toContain(`greeter pods stopping: ${old}`);
+  }, 120_000);
+
   it("no wasmtime RuntimeClass: stops before importing or deploying, saying to restart k3s", async () => {
     const run = await e2e(node({ noRuntimeClass: true }));
     expect(run.status, output(run)).toBe(2);
