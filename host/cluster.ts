@@ -13,7 +13,7 @@ import type { AddressInfo } from "node:net";
 import { COMPONENT, ensureBuilt } from "../scripts/lib/build";
 import { pollUntil } from "../scripts/lib/wait";
 import { guardedServer } from "./connections";
-import { type BackoffPolicy, Kubelet, type PodEvent, type Probes } from "./kubelet";
+import { Kubelet, type PodEvent, type Probes } from "./kubelet";
 import { portHolder } from "./processes";
 import { hostPort } from "./proxy";
 import type { Build, Runtime } from "./runtimes";
@@ -71,16 +71,11 @@ const INTERNAL_HOST = "127.0.0.1";
  * healthy answer takes milliseconds; a split at most GREETER_TIMEOUT_MS (src/config.ts's
  * default unless the Deployment sets it). kube-proxy has no such limit; the twin adds it so nothing hangs.
  */
-export const SERVICE_DEADLINE_MS = 10_000;
+const SERVICE_DEADLINE_MS = 10_000;
 
 export const DEFAULT_SPLITTER_PORT = SPLITTER_SERVICE.nodePort;
 export const DEFAULT_GREETER_PORT = GREETER_SERVICE.nodePort;
 export const DEFAULT_HOST = "127.0.0.1";
-
-/** A startup failure whose message is the whole story: the CLI prints it without a stack. */
-export class StartError extends Error {
-  override name = "StartError";
-}
 
 export type LogEntry = { kind: "request"; record: RequestRecord } | PodEvent | { kind: "rollout"; message: string };
 
@@ -95,12 +90,8 @@ export interface ClusterOptions {
   /** Address the NodePorts bind to. */
   host?: string;
   log?: (entry: LogEntry) => void;
-  backoff?: BackoffPolicy;
   /** Extra env for the splitter pods (e.g. a short GREETER_TIMEOUT_MS for fault tests). */
   splitterEnv?: Record<string, string>;
-  /** Overrides each Deployment's slots (jco). */
-  slots?: Partial<Record<Deployment["role"], number>>;
-  serviceDeadlineMs?: number;
 }
 
 export interface Cluster {
@@ -132,7 +123,7 @@ interface Listener {
   close(): Promise<void>;
 }
 
-export function listenFailureMessage(code: string | undefined, host: string, port: number, what: string, holder?: string): string {
+function listenFailureMessage(code: string | undefined, host: string, port: number, what: string, holder?: string): string {
   switch (code) {
     case "EADDRINUSE":
       return `port ${port} is already in use on ${host} (${what})${holder ? ` by ${holder}` : ""}; stop it or pick another port`;
@@ -151,7 +142,7 @@ function listen(host: string, port: number, what: string, handler: (req: Incomin
   return new Promise((resolveListener, reject) => {
     server.once("error", (error: NodeJS.ErrnoException) => {
       const holder = error.code === "EADDRINUSE" ? portHolder(port) : undefined;
-      reject(new StartError(listenFailureMessage(error.code, host, port, what, holder)));
+      reject(new Error(listenFailureMessage(error.code, host, port, what, holder)));
     });
     server.listen(port, host, () => {
       const bound = (server.address() as AddressInfo).port;
@@ -168,10 +159,11 @@ function listen(host: string, port: number, what: string, handler: (req: Incomin
   });
 }
 
+/** Starts the twin; a failure to start rejects with an Error whose message is the whole story (the CLI prints it without a stack). */
 export async function startCluster(options: ClusterOptions): Promise<Cluster> {
   const host = options.host ?? DEFAULT_HOST;
   const log = options.log ?? (() => {});
-  const deadlineMs = options.serviceDeadlineMs ?? SERVICE_DEADLINE_MS;
+  const deadlineMs = SERVICE_DEADLINE_MS;
   const kubelets: Kubelet[] = [];
   const endpointsOf = (role: string) => () => kubelets.filter((k) => k.role === role).flatMap((k) => k.endpoint() ?? []);
   const onRequest = (record: RequestRecord) => log({ kind: "request", record });
@@ -220,7 +212,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     if (options.build && ensureBuilt([COMPONENT]).built) buildMs = performance.now() - buildStarted;
   } catch (error) {
     await closeNetwork();
-    throw new StartError(errorText(error));
+    throw new Error(errorText(error));
   }
 
   let build: Build;
@@ -228,7 +220,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     build = await options.runtime.prepare();
   } catch (error) {
     await closeNetwork();
-    throw new StartError(errorText(error));
+    throw new Error(errorText(error));
   }
   /** Pod names as `<deployment>-<n>`, n counting up over rollouts (k8s adds a ReplicaSet hash instead). */
   const podCount = new Map<string, number>();
@@ -244,13 +236,12 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
       name: `${deployment.name}-${n}`,
       role: deployment.role,
       env,
-      slots: options.slots?.[deployment.role] ?? deployment.slots,
+      slots: deployment.slots,
       recycleAfter: deployment.recycleAfter,
       runtime: options.runtime,
       build: podBuild,
       host: INTERNAL_HOST,
       probes: PROBES,
-      backoff: options.backoff,
       onEvent: log,
     });
   };
@@ -295,7 +286,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     await Promise.all(kubelets.map((k) => k.start()));
   } catch (error) {
     await stop();
-    throw new StartError(`a pod did not start: ${errorText(error)}`);
+    throw new Error(`a pod did not start: ${errorText(error)}`);
   }
 
   return {

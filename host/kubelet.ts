@@ -45,7 +45,7 @@ export interface BackoffPolicy {
 }
 
 /** The kubelet's CrashLoopBackOff (10 s doubling to 5 min, reset after 10 min), scaled for a laptop. */
-export const DEFAULT_BACKOFF: BackoffPolicy = { initialMs: 250, maxMs: 5_000, resetAfterMs: 10_000 };
+const DEFAULT_BACKOFF: BackoffPolicy = { initialMs: 250, maxMs: 5_000, resetAfterMs: 10_000 };
 
 /** Delay before restarting a pod that has now crashed `crashesInARow` times in a row (1 = the first). */
 export function restartDelayMs(crashesInARow: number, policy: BackoffPolicy = DEFAULT_BACKOFF): number {
@@ -90,7 +90,6 @@ export interface KubeletOptions {
   /** Where pods listen: loopback. */
   host: string;
   probes: Probes;
-  backoff?: BackoffPolicy;
   onEvent: (event: PodEvent) => void;
 }
 
@@ -107,7 +106,21 @@ function probeOnce(url: string, timeoutMs: number): Promise<boolean> {
   });
 }
 
-export class Kubelet {
+/**
+ * The twin's fault API (podinfo's readiness and liveness toggles are the model): what
+ * the fault suites do to a pod from outside, as an operator or a crash would. Nothing
+ * in the twin calls it; the kubelet's probes and restarts react as for any fault.
+ */
+export interface PodFaults {
+  /** Sends `signal` to the pod's processes (SIGSTOP a hang, SIGKILL a crash); returns the pid it went to. */
+  signal(signal: NodeJS.Signals): number | undefined;
+  /** Kills the pod and keeps it down (like scaling its Deployment to 0) until release(); returns the killed pid. */
+  holdDown(): number | undefined;
+  /** Ends holdDown(): the pod starts again (not counted as a restart), now or when its exit is seen. */
+  release(): void;
+}
+
+export class Kubelet implements PodFaults {
   readonly name: string;
   readonly role: string;
   /** The RESTARTS column of `kubectl get pods`. */
@@ -145,6 +158,7 @@ export class Kubelet {
     return this.options.env;
   }
 
+  /** The pod's Ready condition: its readiness probe passes (READY in `kubectl get pods`). */
   get isReady(): boolean {
     return this.ready;
   }
@@ -171,13 +185,13 @@ export class Kubelet {
     return this.current?.stats();
   }
 
-  /** Sends `signal` to the pod's processes (fault injection). Probes and restarts carry on as for any pod. */
+  // PodFaults ------------------------------------------------------------------
+
   signal(signal: NodeJS.Signals): number | undefined {
     this.current?.group.signal(signal);
     return this.pid;
   }
 
-  /** Kills the pod and keeps it down (like scaling its Deployment to 0) until release(). */
   holdDown(): number | undefined {
     this.held = true;
     this.heldGeneration = this.generation;
@@ -188,7 +202,6 @@ export class Kubelet {
     return pid;
   }
 
-  /** Ends holdDown(): the pod starts again (not counted as a restart), now or when its exit is seen. */
   release(): void {
     if (!this.held) return;
     this.held = false;
@@ -246,9 +259,9 @@ export class Kubelet {
 
   private scheduleRestart(why: string): void {
     const diedAt = Date.now();
-    this.crashesInARow = nextCrashCount(this.crashesInARow, this.upSince, diedAt, this.options.backoff);
+    this.crashesInARow = nextCrashCount(this.crashesInARow, this.upSince, diedAt);
     this.upSince = undefined;
-    const delay = restartDelayMs(this.crashesInARow, this.options.backoff ?? DEFAULT_BACKOFF);
+    const delay = restartDelayMs(this.crashesInARow);
     this.event(`${why}; restarting in ${delay} ms (restart #${this.restarts + 1}, restartPolicy: Always)`);
     this.after(delay, () => {
       this.restarts++;
