@@ -26,7 +26,7 @@ export interface PodSpec {
   slots: number;
   /** jco: a slot is replaced after this many requests (host/pod.ts --recycle-after; its default when unset). */
   recycleAfter?: number;
-  /** jco: a slot still busy this long after it took a request is stuck and replaced (host/pod.ts --slot-deadline-ms). */
+  /** jco: a slot still busy this long after it took a request is stuck and replaced (host/pod.ts --slot-deadline-ms; the twin keeps the pod's default, tests shorten it to provoke a stuck slot). */
   slotDeadlineMs?: number;
   /** jco: requests that may wait for a slot before the pod front answers 503 (host/pod.ts --max-queued). */
   maxQueued?: number;

@@ -26,7 +26,7 @@ export function better(unit: Row["unit"]): "higher" | "lower" {
 }
 
 /** A ratio with its reading, so no reader takes 0.45 for a loss when it is a win. */
-export function ratioText(r: Row): string {
+function ratioText(r: Row): string {
   return r.ratio === undefined ? "" : `${r.ratio.toFixed(3)} (${better(r.unit)} is better)`;
 }
 
@@ -34,7 +34,7 @@ export function withTarget(r: Row, text: string, met: boolean, miss?: string): R
   return { ...r, target: { text, met, ...(met ? {} : { miss }) } };
 }
 
-export function formatValue(value: number, unit: Row["unit"]): string {
+function formatValue(value: number, unit: Row["unit"]): string {
   if (unit === "B") return value >= 1e6 ? `${(value / 1e6).toFixed(2)} MB` : `${(value / 1e3).toFixed(1)} kB`;
   if (unit === "ms") return value >= 1000 ? `${(value / 1000).toFixed(2)} s` : `${value < 10 ? value.toFixed(2) : value.toFixed(0)} ms`;
   if (unit === "req/s") return `${value.toFixed(0)} req/s`;

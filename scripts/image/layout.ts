@@ -3,13 +3,13 @@
 import { createHash } from "node:crypto";
 import type { ImageRef } from "./ref";
 
-export const WASM_LAYER_MEDIA_TYPE = "application/vnd.bytecodealliance.wasm.component.layer.v0+wasm";
-export const CONFIG_MEDIA_TYPE = "application/vnd.oci.image.config.v1+json";
-export const MANIFEST_MEDIA_TYPE = "application/vnd.oci.image.manifest.v1+json";
-export const INDEX_MEDIA_TYPE = "application/vnd.oci.image.index.v1+json";
-export const PLATFORM = { architecture: "wasm", os: "wasip1" } as const;
+const WASM_LAYER_MEDIA_TYPE = "application/vnd.bytecodealliance.wasm.component.layer.v0+wasm";
+const CONFIG_MEDIA_TYPE = "application/vnd.oci.image.config.v1+json";
+const MANIFEST_MEDIA_TYPE = "application/vnd.oci.image.manifest.v1+json";
+const INDEX_MEDIA_TYPE = "application/vnd.oci.image.index.v1+json";
+const PLATFORM = { architecture: "wasm", os: "wasip1" } as const;
 /** containerd's CRI reads the image's StopSignal; the shim drains in-flight requests on SIGINT (SIGTERM exits at once). */
-export const STOP_SIGNAL = "SIGINT";
+const STOP_SIGNAL = "SIGINT";
 
 export interface Descriptor {
   mediaType: string;
@@ -32,7 +32,7 @@ export interface ImageLayout {
   readonly layerDigest: string;
 }
 
-export function sha256Hex(bytes: Uint8Array | string): string {
+function sha256Hex(bytes: Uint8Array | string): string {
   return createHash("sha256").update(bytes).digest("hex");
 }
 
@@ -53,7 +53,7 @@ function describe(mediaType: string, bytes: Uint8Array): Descriptor {
  * "sha256:" prefix): with `diff_ids: []`, two images with different wasm would otherwise have
  * identical configs (opencontainers/image-spec#1173).
  */
-export function runwasiLayersLabel(layerHexDigests: readonly string[]): string {
+function runwasiLayersLabel(layerHexDigests: readonly string[]): string {
   return sha256Hex(layerHexDigests.join(""));
 }
 

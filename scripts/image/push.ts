@@ -17,7 +17,7 @@ import { type ImageRef, normalizeRef, registryHost } from "./ref";
 import { readTarFile } from "./tar";
 import { errorText } from "../lib/errors";
 
-export class PushError extends Error {
+class PushError extends Error {
   override name = "PushError";
   constructor(
     message: string,
@@ -84,7 +84,7 @@ export function parsePushArgs(args: readonly string[], defaultTarball = IMAGE_TA
 }
 
 /** Plain HTTP (and unverified TLS) only where the user cannot be fooled by the network. */
-export function allowsPlainHttp(options: PushOptions): boolean {
+function allowsPlainHttp(options: PushOptions): boolean {
   return options.insecure || isLoopbackRegistry(options.target.registry);
 }
 
@@ -105,14 +105,14 @@ export function skopeoArgs(options: PushOptions, digestFile: string, policyFile:
 }
 
 /** The `msg="..."` of skopeo's fatal log line, unescaped; else its last stderr line. */
-export function skopeoMessage(stderr: string): string {
+function skopeoMessage(stderr: string): string {
   const match = /level=fatal msg="((?:[^"\\]|\\.)*)"/.exec(stderr);
   const raw = match ? match[1]! : stderr.trim().split("\n").at(-1) ?? "";
   return raw.replaceAll('\\"', '"').replaceAll("\\n", " ").trim();
 }
 
 /** One line: why the push failed, what state the registry is in, and what to do. */
-export function explainFailure(options: PushOptions, stderr: string, wroteManifest: boolean): string {
+function explainFailure(options: PushOptions, stderr: string, wroteManifest: boolean): string {
   const { registry } = options.target;
   const why = skopeoMessage(stderr);
   const state = wroteManifest
@@ -137,7 +137,7 @@ export function explainFailure(options: PushOptions, stderr: string, wroteManife
 }
 
 /** The manifest digest the tarball's index.json points at (what the registry must end up with). */
-export async function tarballManifestDigest(tarball: string): Promise<string> {
+async function tarballManifestDigest(tarball: string): Promise<string> {
   const index = await readTarFile(tarball, "index.json");
   const digest = index && (JSON.parse(index.toString("utf8")) as { manifests?: { digest?: string }[] }).manifests?.[0]?.digest;
   if (!digest) throw new PushError(`${tarball} is not an OCI image layout tarball (no index.json with a manifest): run ./build.sh`);

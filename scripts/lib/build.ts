@@ -21,7 +21,7 @@ export function newestMtime(path: string): number {
   return Math.max(0, ...readdirSync(path).map((entry) => newestMtime(join(path, entry))));
 }
 
-export function staleOutputs(outputs: readonly string[] = [COMPONENT, IMAGE_TARBALL]): string[] {
+function staleOutputs(outputs: readonly string[] = [COMPONENT, IMAGE_TARBALL]): string[] {
   const inputsChanged = Math.max(...INPUTS.map((input) => newestMtime(join(ROOT, input))));
   return outputs.filter((output) => {
     const stat = statSync(output, { throwIfNoEntry: false });

@@ -89,7 +89,7 @@ function milliCpu(quantity: string | undefined): number | undefined {
 }
 
 /** The kubelet's cgroup v1 values for a container's resources (pkg/kubelet/cm, helpers_linux.go). */
-export function linuxResources(resources: ContainerLike["resources"]): Record<string, number> {
+function linuxResources(resources: ContainerLike["resources"]): Record<string, number> {
   const out: Record<string, number> = {};
   const cpuRequest = milliCpu(resources?.requests?.cpu);
   const cpuLimit = milliCpu(resources?.limits?.cpu);
@@ -109,7 +109,7 @@ export function linuxResources(resources: ContainerLike["resources"]): Record<st
  * The container's effective security context: the container's fields over the pod's, as the
  * kubelet's determineEffectiveSecurityContext does, in CRI's LinuxContainerSecurityContext.
  */
-export function containerSecurityContext(pod: SecurityContextLike | undefined, container: SecurityContextLike | undefined, hostNetwork: boolean): Record<string, unknown> {
+function containerSecurityContext(pod: SecurityContextLike | undefined, container: SecurityContextLike | undefined, hostNetwork: boolean): Record<string, unknown> {
   const user = container?.runAsUser ?? pod?.runAsUser;
   const group = container?.runAsGroup ?? pod?.runAsGroup;
   const seccomp = container?.seccompProfile?.type ?? pod?.seccompProfile?.type;
@@ -134,7 +134,7 @@ export function containerSecurityContext(pod: SecurityContextLike | undefined, c
 }
 
 /** The container's env, as the kubelet resolves it: literal values and metadata.name. */
-export function containerEnv(env: readonly EnvVarLike[] | undefined, podName: string, overrides: Readonly<Record<string, string>> = {}): { key: string; value: string }[] {
+function containerEnv(env: readonly EnvVarLike[] | undefined, podName: string, overrides: Readonly<Record<string, string>> = {}): { key: string; value: string }[] {
   const values = new Map<string, string>();
   for (const variable of env ?? []) {
     if (variable.value !== undefined) values.set(variable.name, variable.value);

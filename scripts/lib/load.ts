@@ -103,7 +103,7 @@ export interface LatencyResult {
  * resolution (autocannon's histogram counts whole milliseconds, too coarse for
  * a native server). Bounded by count and by time; any non-2xx fails the sample.
  */
-export async function sampleLatency(url: string, options: { requests: number; seconds: number }): Promise<LatencyResult> {
+async function sampleLatency(url: string, options: { requests: number; seconds: number }): Promise<LatencyResult> {
   onLoopback(url);
   const samples: number[] = [];
   const deadline = performance.now() + options.seconds * 1000;
