@@ -296,9 +296,15 @@ describe.skipIf(!kustomizeTools.available)(suiteTitle("scripts/k3s-e2e.sh on sta
 
   it("a stopping greeter of the old ReplicaSet that still answers (its preStop sleep) does not fail the check; every running one must answer", async () => {
     const old = "name-greeter-pod-old-zzzzz";
-    const run = await e2e(node({ terminatingPods: [old], greeters: [...GREETERS, old] }));
-    expect(run.status, output(run)).toBe(0);
-    expect(run.stdout).toContain(`greeter pods stopping: ${old}`);
+    const splitter = await startFakeSplitter("127.0.0.1", { greeters: [...GREETERS, old] });
+    try {
+      const run = await e2e(node({ nodePort: splitter.port, terminatingPods: [old] }));
+      expect(run.status, output(run)).toBe(0);
+      expect(run.stdout).toContain(`greeter pods stopping: ${old}`);
+      expect(run.stdout).toMatch(new RegExp(`greeters that answered \\(parts\\[\\]\\.servedBy\\): .*${old}`));
+    } finally {
+      await splitter.close();
+    }
   }, 120_000);
 
   it("no wasmtime RuntimeClass: stops before importing or deploying, saying to restart k3s", async () => {
