@@ -4,7 +4,7 @@
 // are the overlays' own (rendered with the kustomize CLI).
 import { spawnSync } from "node:child_process";
 import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
+import { type AddressInfo, connect } from "node:net";
 import { join } from "node:path";
 import { parseAllDocuments } from "yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -15,7 +15,8 @@ import { createService, type Endpoint, type RequestRecord } from "../host/servic
 import { endToEndHeaders } from "../host/proxy";
 import { ROOT } from "../scripts/lib/build";
 import { pollUntil } from "../scripts/lib/wait";
-import { requireTools, suiteTitle, toolPath } from "./support/tools";
+import { rawRequest } from "./support/raw-http";
+import { BUSY_MACHINE_MARGIN_MS, requireTools, suiteTitle, toolPath } from "./support/tools";
 
 const jco = runtimeNamed("jco");
 if (typeof jco === "string") throw new Error(jco);
@@ -150,7 +151,11 @@ describe.skipIf(!kustomize.available)(suiteTitle("the twin's objects are the ove
   });
   const find = (kind: string, name: string) => objects.find((o) => o.kind === kind && o.metadata.name === name)!;
 
-  it.each(DEPLOYMENTS.map((d) => [d.name, d]))("Deployment %s: replicas, env and probes", (name, deployment) => {
+  // The README's topology names the two Deployments; iterating DEPLOYMENTS itself would lose a case silently.
+  it.each(["name-greeter-pod", "name-splitter-pod"])("Deployment %s: replicas, env and probes", (name) => {
+    const deployment = DEPLOYMENTS.find((d) => d.name === name);
+    expect(deployment, `the twin has no Deployment ${name}`).toBeDefined();
+    if (!deployment) return;
     const rendered = find("Deployment", name);
     expect(rendered.spec.replicas).toBe(deployment.replicas);
     const container = rendered.spec.template.spec.containers[0];
@@ -179,8 +184,21 @@ describe.skipIf(!kustomize.available)(suiteTitle("the twin's objects are the ove
 describe("the twin's kubelet: probes take a hung pod out of its Service, then restart it", () => {
   let cluster: Cluster;
   const log: LogEntry[] = [];
+  /** When each log entry came (performance.now()), by its index in `log`. */
+  const loggedAt: number[] = [];
+  const eventsOf = (pod: string, since = 0) =>
+    log.flatMap((e, i) => (i >= since && e.kind === "pod" && e.pod === pod ? [{ message: e.message, at: loggedAt[i]! }] : []));
   beforeAll(async () => {
-    cluster = await startCluster({ runtime: jco, splitterPort: 0, greeterPort: 0, log: (entry) => log.push(entry) });
+    // The real defaults: the manifests' probes, the kubelet's backoff, the connection limits.
+    cluster = await startCluster({
+      runtime: jco,
+      splitterPort: 0,
+      greeterPort: 0,
+      log: (entry) => {
+        log.push(entry);
+        loggedAt.push(performance.now());
+      },
+    });
   });
   afterAll(async () => {
     await cluster?.stop();
@@ -195,24 +213,112 @@ describe("the twin's kubelet: probes take a hung pod out of its Service, then re
     expect(hops.filter((r) => r.via.startsWith("NodePort") && r.pod === "name-splitter-pod-1")).toHaveLength(1);
   });
 
-  it("a stalled (SIGSTOP) greeter leaves the endpoints, the splits go to the other one, and liveness restarts it", async () => {
+  it("a stalled (SIGSTOP) greeter leaves the endpoints in 2-3 s, the splits go to the other one, and liveness kills it in 5-6 s and restarts it", async () => {
     const victim = cluster.pod("name-greeter-pod-1");
+    const other = cluster.pod("name-greeter-pod-2");
+    expect(await pollUntil(() => victim.isReady && other.isReady, 20_000)).toBe(true);
     const oldPid = victim.pid!;
+    const restartsBefore = victim.restarts;
+    const since = log.length;
+    const stoppedAt = performance.now();
     victim.signal("SIGSTOP");
-    // Readiness: failureThreshold 2 at a 0.5 s period, each probe waiting up to 1 s.
-    expect(await pollUntil(() => !victim.isReady, 10_000)).toBe(true);
-    const served = new Set<string>();
-    for (let i = 0; i < 4; i++) {
-      const res = await fetch(`${cluster.splitterUrl}/split/Sam,Po`, { headers: { accept: "application/json" } });
-      expect(res.status).toBe(200);
-      for (const part of ((await res.json()) as { parts: { servedBy: string }[] }).parts) served.add(part.servedBy);
+    try {
+      // Readiness: failureThreshold 2, a 0.5 s period, each probe failing at its 1 s timeout. The
+      // probe in flight at the stop fails 1 s after it was sent, the next one 0.5 + 1 s later:
+      // out after 2.5 s (a probe sent up to 0.5 s before the stop and not yet answered on a busy
+      // machine: 2 s) and at most 0.5 + 1 + 0.5 + 1 = 3 s.
+      expect(await pollUntil(() => !victim.isReady, 10_000, 10)).toBe(true);
+      const outMs = performance.now() - stoppedAt;
+      expect(outMs).toBeGreaterThanOrEqual(2_000);
+      expect(outMs).toBeLessThan(3_000 + BUSY_MACHINE_MARGIN_MS);
+      const served = new Set<string>();
+      for (let i = 0; i < 4; i++) {
+        const res = await fetch(`${cluster.splitterUrl}/split/Sam,Po`, { headers: { accept: "application/json" } });
+        expect(res.status).toBe(200);
+        for (const part of ((await res.json()) as { parts: { servedBy: string }[] }).parts) served.add(part.servedBy);
+      }
+      expect([...served]).toEqual(["name-greeter-pod-2"]);
+      // Liveness: failureThreshold 3, a 1 s period, each probe failing at its 1 s timeout. The
+      // first failure comes 1 to 2 s after the stop, each next one 1 + 1 s later: killed after
+      // 5 to 6 s (4.5 s for a probe sent up to 0.5 s before the stop and not yet answered).
+      const killing = () => eventsOf(victim.name, since).find((e) => e.message.startsWith("liveness probe failed"));
+      expect(await pollUntil(() => killing() !== undefined, 15_000, 10), JSON.stringify(eventsOf(victim.name, since))).toBe(true);
+      expect(killing()!.message).toBe("liveness probe failed 3 times: killing it");
+      const killedMs = killing()!.at - stoppedAt;
+      expect(killedMs).toBeGreaterThanOrEqual(4_500);
+      expect(killedMs).toBeLessThan(6_000 + BUSY_MACHINE_MARGIN_MS);
+      // Then SIGTERM, SIGKILL after the scaled grace period (3 s), and a restart after the backoff.
+      expect(await pollUntil(() => victim.restarts === restartsBefore + 1 && victim.isReady, 20_000)).toBe(true);
+    } finally {
+      victim.signal("SIGCONT");
     }
-    expect([...served]).toEqual(["name-greeter-pod-2"]);
-    // Liveness: failureThreshold 3 at 1 s, then SIGTERM and SIGKILL after the scaled grace period.
-    expect(await pollUntil(() => victim.restarts === 1 && victim.isReady, 20_000)).toBe(true);
     expect(victim.pid).not.toBe(oldPid);
-    const events = log.flatMap((e) => (e.kind === "pod" && e.pod === victim.name ? [e.message] : []));
+    const events = eventsOf(victim.name, since).map((e) => e.message);
     expect(events.some((m) => m.startsWith("readiness probe failed 2 times"))).toBe(true);
-    expect(events.some((m) => m.startsWith("liveness probe failed 3 times: killing it"))).toBe(true);
   }, 40_000);
+
+  it("restart backoff, live: a pod that dies again as soon as it is up is restarted after 250, then 500, then 1000 ms", async () => {
+    // README: "a doubling backoff (250 ms up to 5 s)". Each kill comes while the pod has been up
+    // far less than the backoff's reset time, so the crashes count in a row.
+    const pod = cluster.pod("name-greeter-pod-2");
+    const restartsBefore = pod.restarts;
+    const gaps: number[] = [];
+    for (let crash = 0; crash < 3; crash++) {
+      expect(await pollUntil(() => pod.isReady, 20_000, 10)).toBe(true);
+      const oldPid = pod.pid!;
+      const killedAt = performance.now();
+      pod.signal("SIGKILL");
+      // The kubelet spawns the new process when the backoff is over.
+      expect(await pollUntil(() => pod.pid !== undefined && pod.pid !== oldPid, 10_000, 5)).toBe(true);
+      gaps.push(performance.now() - killedAt);
+    }
+    expect(await pollUntil(() => pod.isReady, 20_000, 10)).toBe(true);
+    expect(pod.restarts).toBe(restartsBefore + 3);
+    // Never before the delay; late by no more than a busy machine's margin (the exit to notice, a spawn).
+    [250, 500, 1_000].forEach((delay, i) => {
+      expect(gaps[i], `restart #${i + 1} after ${Math.round(gaps[i]!)} ms`).toBeGreaterThanOrEqual(delay);
+      expect(gaps[i], `restart #${i + 1} after ${Math.round(gaps[i]!)} ms`).toBeLessThan(delay + BUSY_MACHINE_MARGIN_MS);
+    });
+  }, 40_000);
+
+  it("a request body that stalls is cut through the NodePort at the pod front's 5 s: its 408, then a closed connection", async () => {
+    // README: a jco pod's front reads each request body "within 5 s of the head (408 after that)",
+    // and the connection is closed after such an answer, at the Service too.
+    const { hostname, port } = new URL(cluster.splitterUrl);
+    const socket = connect(Number(port), hostname);
+    socket.on("error", () => {});
+    const chunks: Buffer[] = [];
+    socket.on("data", (chunk: Buffer) => chunks.push(chunk));
+    const closed = new Promise<number>((resolve) => socket.once("close", () => resolve(performance.now())));
+    const giveUp = setTimeout(() => socket.destroy(), 20_000);
+    const sentAt = performance.now();
+    socket.write("POST /split/Sam HTTP/1.1\r\nHost: twin\r\nContent-Length: 1000\r\n\r\n");
+    // One byte every 200 ms: never silent long enough for any other limit, never done.
+    const trickle = setInterval(() => socket.writable && socket.write("x"), 200);
+    const closedAt = await closed;
+    clearInterval(trickle);
+    clearTimeout(giveUp);
+    const [head = "", body = ""] = Buffer.concat(chunks).toString("latin1").split("\r\n\r\n");
+    expect(head).toMatch(/^HTTP\/1\.1 408 /);
+    expect(head.toLowerCase()).toContain("x-twin-answer: pod-front");
+    expect(body).toMatch(/^pod: the request body did not arrive within 5000 ms \(\d+ bytes came\); send it at once\n$/);
+    expect(closedAt - sentAt).toBeGreaterThanOrEqual(5_000);
+    expect(closedAt - sentAt).toBeLessThan(5_000 + BUSY_MACHINE_MARGIN_MS);
+  });
+
+  it("a request head of 16 KiB is served through the NodePort; a larger one gets the twin's 431 and a closed connection", async () => {
+    // A whole head (request line, headers, blank line) of `bytes` bytes.
+    const head = (bytes: number) => {
+      const bare = `GET /split/Sherlock,Po HTTP/1.1\r\nHost: twin\r\nConnection: close\r\nX-Pad: \r\n\r\n`;
+      return bare.replace("X-Pad: ", `X-Pad: ${"a".repeat(bytes - bare.length)}`);
+    };
+    expect(head(16 * 1024)).toHaveLength(16 * 1024);
+    const fits = await rawRequest(cluster.splitterUrl, head(16 * 1024));
+    expect([fits.status, fits.body]).toEqual([200, "Hello Sherlock! and Greetings Po!"]);
+    // Node's parser counts a little less than the whole head, so the refusal is tested 1 KiB above.
+    const tooLarge = await rawRequest(cluster.splitterUrl, head(17 * 1024));
+    expect(tooLarge.status).toBe(431);
+    expect(tooLarge.head.toLowerCase()).toContain("x-twin-answer: service");
+    expect(tooLarge.body).toBe("service: the request head is too large\n");
+  });
 });
