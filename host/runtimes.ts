@@ -9,9 +9,10 @@ import { dirname, join } from "node:path";
 import { COMPONENT, newestMtime as mtime, ROOT } from "../scripts/lib/build";
 import { ESBUILD, esbuildArgs } from "../scripts/lib/esbuild";
 import { findTool } from "../scripts/lib/tools";
-import { DRAIN_MS, type PodStats } from "./pod";
+import { DRAIN_MS } from "./pod-front";
 import { type Group, readLines, rssKb, runToEnd, spawnGroup } from "./processes";
 import { hostPort } from "./proxy";
+import type { PodStats } from "./slot-pool";
 
 export type RuntimeName = "jco" | "wasmtime";
 
@@ -101,8 +102,11 @@ async function run(command: string, args: string[], what: string): Promise<void>
 const JCO_DIR = join(ROOT, "dist/host");
 /** Where jco transpiles a component: dist/host/ for dist/, <its folder>/host/ for another build. */
 const transpiledFor = (component: string) => join(dirname(component), "host", "wasm-pods.js");
+/** The pod's process (host/pod.ts) and its slots' worker entry, bundled side by side: the pool starts ./slot-worker.mjs. */
+const POD_HOST_ENTRIES = ["host/pod.ts", "host/slot-worker.ts"];
 const POD_HOST = join(JCO_DIR, "pod.mjs");
-/** esbuild's record of what it bundled into POD_HOST: its inputs are the pod host's sources. */
+const SLOT_WORKER = join(JCO_DIR, "slot-worker.mjs");
+/** esbuild's record of what it bundled into POD_HOST and SLOT_WORKER: its inputs are the pod host's sources. */
 const POD_HOST_META = join(JCO_DIR, "pod.meta.json");
 const IO_GUARD = join(ROOT, "host/io-guard.mjs");
 
@@ -134,10 +138,10 @@ function jcoRuntime(): Runtime {
         const args = ["transpile", component, "-o", dirname(transpiled), "--name", "wasm-pods", "--instantiation", "sync"];
         await run(join(ROOT, "node_modules/.bin/jco"), [...args, "--no-typescript", "--quiet"], "jco transpile");
       }
-      if (mtime(POD_HOST) < podHostSourcesMtime()) {
+      if (Math.min(mtime(POD_HOST), mtime(SLOT_WORKER)) < podHostSourcesMtime()) {
         // Compiled once to plain JS, so a pod is one node process with no loader in between.
         const flags = ["--platform=node", "--packages=external", `--metafile=${POD_HOST_META}`];
-        await run(ESBUILD, esbuildArgs("host/pod.ts", POD_HOST, flags), "compiling the pod host");
+        await run(ESBUILD, esbuildArgs(POD_HOST_ENTRIES, JCO_DIR, flags), "compiling the pod host");
         copyFileSync(IO_GUARD, join(JCO_DIR, "io-guard.mjs"));
       }
       return { component, artifact: transpiled };

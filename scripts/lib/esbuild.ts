@@ -10,9 +10,14 @@ export const ESBUILD = join(ROOT, "node_modules/.bin/esbuild");
 /** build.sh's bundle step without --minify: wasi:* are host imports that componentize-js binds. */
 export const COMPONENT_FLAGS = ["--platform=neutral", "--target=es2022", "--main-fields=module,main", "--external:wasi:*"];
 
-/** The argv after `esbuild` that bundles `entry` (a path from the repository root) into `outfile`. */
-export function esbuildArgs(entry: string, outfile: string, flags: readonly string[]): string[] {
-  return [entry, "--bundle", "--format=esm", "--log-level=warning", ...flags, `--outfile=${outfile}`];
+/**
+ * The argv after `esbuild` that bundles each entry (paths from the repository root): one
+ * entry into `out` as a file, several into `out` as a folder, each as <its name>.mjs.
+ */
+export function esbuildArgs(entries: string | readonly string[], out: string, flags: readonly string[]): string[] {
+  const common = ["--bundle", "--format=esm", "--log-level=warning", ...flags];
+  if (typeof entries === "string") return [entries, ...common, `--outfile=${out}`];
+  return [...entries, ...common, `--outdir=${out}`, "--out-extension:.js=.mjs"];
 }
 
 /** Bundles `entry` into `outfile` from the repository root, blocking; throws naming `what` when esbuild fails. */
