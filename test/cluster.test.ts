@@ -247,7 +247,7 @@ describe("the twin's kubelet: probes take a hung pod out of its Service, then re
       const killedMs = killing()!.at - stoppedAt;
       expect(killedMs).toBeGreaterThanOrEqual(4_500);
       expect(killedMs).toBeLessThan(6_000 + BUSY_MACHINE_MARGIN_MS);
-      // Then SIGTERM, SIGKILL after the scaled grace period (3 s), and a restart after the backoff.
+      // Then SIGTERM, SIGKILL after the scaled grace period (or, on jco, the pod's drain plus 1 s), and a restart after the backoff.
       expect(await pollUntil(() => victim.restarts === restartsBefore + 1 && victim.isReady, 20_000)).toBe(true);
     } finally {
       victim.signal("SIGCONT");
