@@ -10,15 +10,15 @@
 // kustomize and compares), so the twin follows the manifests.
 import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { COMPONENT, ensureBuilt } from "../scripts/lib/build";
-import { pollUntil } from "../scripts/lib/wait";
+import { COMPONENT, ensureBuilt } from "../lib/build";
+import { pollUntil } from "../lib/wait";
 import { guardedServer } from "./connections";
 import { Kubelet, type PodEvent, type Probes } from "./kubelet";
-import { portHolder } from "./processes";
-import { hostPort } from "./proxy";
+import { portHolder } from "../lib/processes";
+import { hostPort } from "../lib/address";
 import type { Build, Runtime } from "./runtimes";
 import { createService, type RequestRecord, type Service } from "./service";
-import { errorText } from "../scripts/lib/errors";
+import { errorText } from "../lib/errors";
 
 /** The probes of kustomize/base/deployment.yaml (both roles share them). */
 export const PROBES: Probes = {

@@ -6,9 +6,9 @@
 import { mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import type { Cluster, LogEntry } from "./cluster";
-import { runToEnd } from "./processes";
+import { runToEnd } from "../lib/processes";
 import { sourcesFingerprint, watchTree } from "./watch";
-import { errorText } from "../scripts/lib/errors";
+import { errorText } from "../lib/errors";
 
 export interface DevOptions {
   /** The project to watch and build (the repository; a test gives a scratch copy). */

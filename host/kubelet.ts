@@ -4,7 +4,7 @@
 // it is not ready, restart it when it dies or its liveness probe fails
 // (`restartPolicy: Always`, with the kubelet's doubling backoff), and stop it.
 import { request } from "node:http";
-import { hostPort } from "./proxy";
+import { hostPort } from "../lib/address";
 import type { Build, PodProcess, Runtime } from "./runtimes";
 import type { Endpoint } from "./service";
 

@@ -12,9 +12,9 @@ import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import { isMainThread } from "node:worker_threads";
-import { errorText } from "../scripts/lib/errors";
+import { errorText } from "../lib/errors";
 import { defaultQueueWaitMs, servePodFront } from "./pod-front";
-import { hostPort } from "./proxy";
+import { hostPort } from "../lib/address";
 import { type BodyLimits, DEFAULT_BODY_LIMITS } from "./request-body";
 import { SlotPool, type SlotPoolOptions } from "./slot-pool";
 

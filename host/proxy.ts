@@ -5,11 +5,6 @@
 import { type Agent, type IncomingHttpHeaders, type IncomingMessage, request, type ServerResponse } from "node:http";
 import { sendTwinAnswer, type TwinPart } from "./twin-answer";
 
-/** host:port, with IPv6 addresses in brackets: the one formatter for addresses. */
-export function hostPort(host: string, port: number): string {
-  return host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
-}
-
 /** What happened to one forwarded request, for the request log. */
 export type ForwardResult =
   | { kind: "answered"; status: number }

@@ -6,12 +6,12 @@
 import { execFileSync } from "node:child_process";
 import { copyFileSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { COMPONENT, newestMtime as mtime, ROOT } from "../scripts/lib/build";
-import { ESBUILD, esbuildArgs } from "../scripts/lib/esbuild";
-import { findTool } from "../scripts/lib/tools";
+import { COMPONENT, newestMtime as mtime, ROOT } from "../lib/build";
+import { ESBUILD, esbuildArgs } from "../lib/esbuild";
+import { findTool } from "../lib/tools";
 import { DRAIN_MS } from "./pod-front";
-import { type Group, readLines, rssKb, runToEnd, spawnGroup } from "./processes";
-import { hostPort } from "./proxy";
+import { type Group, readLines, rssKb, runToEnd, spawnGroup } from "../lib/processes";
+import { hostPort } from "../lib/address";
 import type { PodStats } from "./slot-pool";
 
 export type RuntimeName = "jco" | "wasmtime";

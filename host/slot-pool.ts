@@ -8,7 +8,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import { Agent } from "node:http";
 import { basename, dirname, join } from "node:path";
 import { Worker } from "node:worker_threads";
-import { errorText } from "../scripts/lib/errors";
+import { errorText } from "../lib/errors";
 import type { ProbeAnswer, SlotData, SlotStats } from "./slot";
 
 /** How long a slot has to give its account before it counts as stuck in guest code. */

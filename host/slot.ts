@@ -11,7 +11,7 @@ import { readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { parentPort } from "node:worker_threads";
-import { errorText } from "../scripts/lib/errors";
+import { errorText } from "../lib/errors";
 
 /** What a slot's worker is started with. */
 export interface SlotData {

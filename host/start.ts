@@ -3,14 +3,14 @@
 // wrapper), so a signal or the death of npm above it reaches it directly.
 import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
-import { findTool } from "../scripts/lib/tools";
+import { findTool } from "../lib/tools";
 import { type Cluster, DEFAULT_GREETER_PORT, DEFAULT_HOST, DEFAULT_SPLITTER_PORT, DEPLOYMENTS, startCluster } from "./cluster";
 import { formatBanner, formatLogEntry, seconds } from "./format";
-import { ROOT } from "../scripts/lib/build";
+import { ROOT } from "../lib/build";
 import { watchAndRoll } from "./dev";
-import { killAllGroupsNow, watchParent } from "./processes";
+import { killAllGroupsNow, watchParent } from "../lib/processes";
 import { type RuntimeName, runtimeNamed } from "./runtimes";
-import { errorText } from "../scripts/lib/errors";
+import { errorText } from "../lib/errors";
 
 export interface StartOptions {
   splitterPort: number;

@@ -8,7 +8,7 @@
 #   scripts/install-tools.sh --apt      # also the Debian packages (root)
 #
 # Where: $WASM_PODS_TOOLS (default ~/.cache/wasm-pods-tools), one folder per tool
-# and version, with symlinks in its bin/. scripts/lib/tools.ts looks there first.
+# and version, with symlinks in its bin/. lib/tools.ts looks there first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

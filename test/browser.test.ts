@@ -8,7 +8,7 @@ import { type Browser, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { type Cluster, startCluster } from "../host/cluster";
 import { runtimeNamed } from "../host/runtimes";
-import { ROOT } from "../scripts/lib/build";
+import { ROOT } from "../lib/build";
 import { requireTools, suiteTitle, toolPath } from "./support/tools";
 
 const chromiumTool = requireTools("test/browser.test.ts", ["chromium"], "apt-get install chromium (scripts/install-tools.sh --apt)");

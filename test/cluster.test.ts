@@ -13,8 +13,8 @@ import { restartDelayMs, nextCrashCount, scaledProbe } from "../host/kubelet";
 import { runtimeNamed } from "../host/runtimes";
 import { createService, type Endpoint, type RequestRecord } from "../host/service";
 import { endToEndHeaders } from "../host/proxy";
-import { ROOT } from "../scripts/lib/build";
-import { pollUntil } from "../scripts/lib/wait";
+import { ROOT } from "../lib/build";
+import { pollUntil } from "../lib/wait";
 import { rawRequest } from "./support/raw-http";
 import { BUSY_MACHINE_MARGIN_MS, requireTools, suiteTitle, toolPath } from "./support/tools";
 

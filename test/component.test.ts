@@ -5,7 +5,7 @@
 // wasmtime its calls go through wasmtime's own wasi:http outgoing handler.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Cluster, startCluster } from "../host/cluster";
-import { pollUntil } from "../scripts/lib/wait";
+import { pollUntil } from "../lib/wait";
 import { echoOracleText } from "./support/echo-oracle";
 import { engineCases, PINNED_WASMTIME } from "./support/engines";
 import { type Behaviour, contractGreeting, HOSTILE_ERROR_TEXT, startTestGreeter, type TestGreeter } from "./support/greeters";

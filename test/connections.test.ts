@@ -10,7 +10,7 @@ import type { AddressInfo } from "node:net";
 import { closeWhenSilent, DEFAULT_CONNECTION_LIMITS, guardedServer } from "../host/connections";
 import { runtimeNamed } from "../host/runtimes";
 import { TWIN_ANSWER_HEADER } from "../host/twin-answer";
-import { pollUntil } from "../scripts/lib/wait";
+import { pollUntil } from "../lib/wait";
 import { BUSY_MACHINE_MARGIN_MS } from "./support/tools";
 
 const jco = runtimeNamed("jco");

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Cluster } from "../host/cluster";
 import { type DevLoop, watchAndRoll } from "../host/dev";
 import type { Build } from "../host/runtimes";
-import { pollUntil } from "../scripts/lib/wait";
+import { pollUntil } from "../lib/wait";
 import { BUSY_MACHINE_MARGIN_MS } from "./support/tools";
 
 const DEBOUNCE_MS = 200;

@@ -10,8 +10,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Cluster, type LogEntry, startCluster } from "../host/cluster";
 import { type DevLoop, watchAndRoll } from "../host/dev";
 import { runtimeNamed } from "../host/runtimes";
-import { ROOT } from "../scripts/lib/build";
-import { pollUntil } from "../scripts/lib/wait";
+import { ROOT } from "../lib/build";
+import { pollUntil } from "../lib/wait";
 
 const OLD_ANSWER = "Hello Sherlock! and Greetings Po!";
 const NEW_ANSWER = "Hi Sherlock! and Greetings Po!";

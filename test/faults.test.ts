@@ -6,7 +6,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { type Cluster, type LogEntry, startCluster } from "../host/cluster";
 import type { Runtime } from "../host/runtimes";
 import type { RequestRecord } from "../host/service";
-import { pollUntil } from "../scripts/lib/wait";
+import { pollUntil } from "../lib/wait";
 import { testRuntimes } from "./support/pods";
 import { groupMembers } from "./support/process-tree";
 import { BUSY_MACHINE_MARGIN_MS, requireTools } from "./support/tools";

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { writeImageTarball } from "../scripts/image/build-image";
 import { imageRefFor, normalizeRef } from "../scripts/image/ref";
 import { defaultImageRef, readPackageIdentity } from "../scripts/image/project";
-import { COMPONENT, IMAGE_TARBALL, ROOT } from "../scripts/lib/build";
+import { COMPONENT, IMAGE_TARBALL, ROOT } from "../lib/build";
 import { listImages, startPrivateContainerd, type PrivateContainerd } from "./support/image-containerd";
 import { readTarEntries, type TarEntry } from "../scripts/image/tar";
 import { requireTools, suiteTitle, toolPath, type ToolCheck } from "./support/tools";

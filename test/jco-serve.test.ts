@@ -1,7 +1,7 @@
 // The README's `jco serve` commands, exactly: a greeter and a splitter pointed at
 // it, with jco's default instance reuse and with --isolate-requests instance.
 import { afterAll, describe, expect, it } from "vitest";
-import { type JcoServe, startJcoServe } from "../scripts/lib/jco-serve";
+import { type JcoServe, startJcoServe } from "../lib/jco-serve";
 
 const started: JcoServe[] = [];
 afterAll(() => Promise.all(started.map((server) => server.stop())));

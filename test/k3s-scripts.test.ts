@@ -17,7 +17,7 @@ import { join } from "node:path";
 import type { IDeployment } from "kubernetes-models/apps/v1/Deployment";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { defaultImageRef } from "../scripts/image/project";
-import { IMAGE_TARBALL, ROOT } from "../scripts/lib/build";
+import { IMAGE_TARBALL, ROOT } from "../lib/build";
 import { parseObjects } from "./support/kube-render";
 import { createStandIns, type Scenario, type StandInRun, type StandIns } from "./support/k3s-standins";
 import { requireTools, suiteTitle, toolPath } from "./support/tools";
@@ -236,7 +236,7 @@ describe.skipIf(!kustomizeTools.available)(suiteTitle("scripts/k3s-e2e.sh on sta
       mkdirSync(join(checkout, "scripts"));
       cpSync(E2E, join(checkout, "scripts/k3s-e2e.sh"));
       // Copied, not linked: build-image.ts runs as a CLI only when invoked by its own path.
-      for (const copied of ["scripts/image", "scripts/lib", "package.json"]) cpSync(join(ROOT, copied), join(checkout, copied), { recursive: true });
+      for (const copied of ["scripts/image", "lib", "package.json"]) cpSync(join(ROOT, copied), join(checkout, copied), { recursive: true });
       for (const shared of ["node_modules", "dist"]) symlinkSync(join(ROOT, shared), join(checkout, shared));
       // kustomize/components/ipv6 is shipped; this checkout's k3s overlay takes it in.
       cpSync(join(ROOT, "kustomize"), join(checkout, "kustomize"), { recursive: true });

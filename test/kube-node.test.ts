@@ -12,8 +12,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { IMAGE_TARBALL, ROOT } from "../scripts/lib/build";
-import { TOOLS_BIN } from "../scripts/lib/tools";
+import { IMAGE_TARBALL, ROOT } from "../lib/build";
+import { TOOLS_BIN } from "../lib/tools";
 import { requireTools, suiteTitle } from "./support/tools";
 
 const run = promisify(execFile);

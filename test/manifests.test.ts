@@ -10,7 +10,7 @@ import type { IContainer } from "kubernetes-models/v1/Container";
 import type { IService } from "kubernetes-models/v1/Service";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { defaultImageRef, readPackageIdentity } from "../scripts/image/project";
-import { ROOT } from "../scripts/lib/build";
+import { ROOT } from "../lib/build";
 import { requireTools, suiteTitle } from "./support/tools";
 import {
   findObject,

@@ -4,7 +4,7 @@
 // counts stay flat however many requests it serves).
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseListen, type PodStats } from "../host/pod";
-import { pollUntil } from "../scripts/lib/wait";
+import { pollUntil } from "../lib/wait";
 import { runtimeNamed } from "../host/runtimes";
 import { startTestGreeter, type TestGreeter } from "./support/greeters";
 import { BUSY_MACHINE_MARGIN_MS } from "./support/tools";

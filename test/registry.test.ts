@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { isLoopbackRegistry, parsePushArgs, pushTarget, skopeoArgs } from "../scripts/image/push";
 import { readPackageIdentity } from "../scripts/image/project";
-import { COMPONENT, IMAGE_TARBALL, ROOT } from "../scripts/lib/build";
+import { COMPONENT, IMAGE_TARBALL, ROOT } from "../lib/build";
 import { listImages, startPrivateContainerd, type PrivateContainerd } from "./support/image-containerd";
 import { readTarEntries } from "../scripts/image/tar";
 import { requireTools, suiteTitle, toolPath, type ToolCheck } from "./support/tools";

@@ -1,7 +1,7 @@
 // The built image under what k3s runs it with: containerd 2 through its CRI plugin, pods in the
 // runtime handler `wasmtime` (runwasi's containerd-shim-wasmtime v0.6.0), driven with crictl as
 // a kubelet drives CRI. Each pod's sandbox, security context, env and resources come from the
-// rendered kustomize/overlays/k3s (scripts/lib/cri-spec.ts maps them as the kubelet does).
+// rendered kustomize/overlays/k3s (lib/cri-spec.ts maps them as the kubelet does).
 //
 // What differs from a node, and why: the pods use the host network, each with its own
 // WASMTIME_HTTP_PROXY_SOCKET_ADDR on 127.0.0.1, and the splitter's GREETER_URL names its
@@ -9,12 +9,12 @@
 // scripts/cluster.sh runs those (test/kube-node.test.ts).
 import { readdirSync, readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { IMAGE_TARBALL } from "../scripts/lib/build";
-import { cgroupDir, CRI_TOOLS, type CriNode, type CriPod, processStatus, rootMountOptions, startCriNode } from "../scripts/lib/cri";
-import { type DeploymentLike, parseQuantity } from "../scripts/lib/cri-spec";
-import { freePort } from "../scripts/lib/free-port";
-import { findObject, renderOverlay } from "../scripts/lib/kustomize";
-import { waitFor200 } from "../scripts/lib/wait";
+import { IMAGE_TARBALL } from "../lib/build";
+import { cgroupDir, CRI_TOOLS, type CriNode, type CriPod, processStatus, rootMountOptions, startCriNode } from "../lib/cri";
+import { type DeploymentLike, parseQuantity } from "../lib/cri-spec";
+import { freePort } from "../lib/free-port";
+import { findObject, renderOverlay } from "../lib/kustomize";
+import { waitFor200 } from "../lib/wait";
 import { rawRequest } from "./support/raw-http";
 import { BUSY_MACHINE_MARGIN_MS, IN_CI, requireTools, suiteTitle } from "./support/tools";
 

@@ -9,8 +9,8 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { formatBanner, formatLogEntry } from "../host/format";
 import { parseStartOptions } from "../host/start";
-import { ROOT } from "../scripts/lib/build";
-import { pollUntil } from "../scripts/lib/wait";
+import { ROOT } from "../lib/build";
+import { pollUntil } from "../lib/wait";
 import { descendantsOf, listProcesses, stillRunning } from "./support/process-tree";
 import { engineCases } from "./support/engines";
 

@@ -6,10 +6,10 @@
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { type Group, readLines, spawnGroup } from "../host/processes";
+import { type Group, readLines, spawnGroup } from "../lib/processes";
 import { listeningPort } from "../host/runtimes";
-import { COMPONENT, ROOT } from "../scripts/lib/build";
-import { waitFor200 } from "../scripts/lib/wait";
+import { COMPONENT, ROOT } from "../lib/build";
+import { waitFor200 } from "../lib/wait";
 import { requireTools, suiteTitle, toolPath } from "./support/tools";
 
 const wasmtime = requireTools("test/wasmtime-serve.test.ts", ["wasmtime"], "scripts/install-tools.sh builds wasmtime 27.0.0");

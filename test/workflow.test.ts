@@ -16,7 +16,7 @@ import { buildSync } from "esbuild";
 import ts from "typescript";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
-import { ROOT } from "../scripts/lib/build";
+import { ROOT } from "../lib/build";
 import { createStandIns, type StandIns } from "./support/k3s-standins";
 import { requireTools, suiteTitle, toolPath } from "./support/tools";
 
@@ -235,7 +235,7 @@ describe(FILE, () => {
     expect(scripts).toEqual(["build.sh", "scripts/k3s-e2e.sh"]);
     const read = filesTheK3sPathReads(scripts);
     // Not vacuous: what each kind of reading brings in.
-    for (const file of ["src/main.ts", "scripts/componentize.ts", "scripts/image/build-image.ts", "scripts/image/import-k3s.sh", "scripts/lib/build.ts", "scripts/lib/errors.ts", "tsconfig.json", "src/tsconfig.json", "wit/world.wit", "kustomize/base/deployment.yaml", "package.json", "package-lock.json"]) {
+    for (const file of ["src/main.ts", "scripts/componentize.ts", "scripts/image/build-image.ts", "scripts/image/import-k3s.sh", "lib/build.ts", "lib/errors.ts", "tsconfig.json", "src/tsconfig.json", "wit/world.wit", "kustomize/base/deployment.yaml", "package.json", "package-lock.json"]) {
       expect(read, file).toContain(file);
     }
     const patterns = [...push.paths.map(globRegExp)];

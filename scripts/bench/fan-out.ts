@@ -1,8 +1,8 @@
 // The splitter's fan-out: p50 with 1, 4 and 16 names on npm start's topology (both engines)
 // and in native Node, and each pod's memory after it.
 import { startCluster } from "../../host/cluster";
-import { median, medianLatency } from "../lib/load";
-import { waitFor200 } from "../lib/wait";
+import { median, medianLatency } from "../../lib/load";
+import { waitFor200 } from "../../lib/wait";
 import { HOST_LABELS, runtimeFor, startHost } from "./hosts";
 import { type Row, row, withTarget } from "./report";
 import { fanOutPath, LATENCY, log, ROUNDS } from "./settings";

@@ -4,12 +4,12 @@
 // Importing this module starts nothing and installs no handler: the entry does.
 import { join } from "node:path";
 import { DEPLOYMENTS } from "../../host/cluster";
-import { spawnGroup } from "../../host/processes";
+import { spawnGroup } from "../../lib/processes";
 import { type Runtime, runtimeNamed } from "../../host/runtimes";
-import { ROOT } from "../lib/build";
-import { freePort } from "../lib/free-port";
-import { startJcoServe } from "../lib/jco-serve";
-import { waitFor200 } from "../lib/wait";
+import { ROOT } from "../../lib/build";
+import { freePort } from "../../lib/free-port";
+import { startJcoServe } from "../../lib/jco-serve";
+import { waitFor200 } from "../../lib/wait";
 
 export type HostKind = "native" | "jco-serve" | "local-jco" | "local-wasmtime";
 

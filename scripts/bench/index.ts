@@ -4,10 +4,10 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, release, tmpdir } from "node:os";
 import { join } from "node:path";
-import { killAllGroupsNow } from "../../host/processes";
-import { COMPONENT, ensureBuilt, IMAGE_TARBALL, ROOT } from "../lib/build";
-import { errorText } from "../lib/errors";
-import { findTool } from "../lib/tools";
+import { killAllGroupsNow } from "../../lib/processes";
+import { COMPONENT, ensureBuilt, IMAGE_TARBALL, ROOT } from "../../lib/build";
+import { errorText } from "../../lib/errors";
+import { findTool } from "../../lib/tools";
 import { ratioChartSvg } from "./chart";
 import { coldStarts } from "./cold-start";
 import { deadlines } from "./deadlines";

@@ -2,10 +2,10 @@
 // greeter also beside an empty component on wasmtime (the engine's ceiling).
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
-import { medianLatency, type RoundResult, runLoad, summarize } from "../lib/load";
-import { ROOT } from "../lib/build";
-import { bundleSync, COMPONENT_FLAGS } from "../lib/esbuild";
-import { waitFor200 } from "../lib/wait";
+import { medianLatency, type RoundResult, runLoad, summarize } from "../../lib/load";
+import { ROOT } from "../../lib/build";
+import { bundleSync, COMPONENT_FLAGS } from "../../lib/esbuild";
+import { waitFor200 } from "../../lib/wait";
 import { HOST_LABELS, type HostKind, runtimeFor, startHost } from "./hosts";
 import { type Row, row, withTarget } from "./report";
 import { LATENCY, LOAD, log, ROUNDS } from "./settings";

@@ -2,15 +2,15 @@
 // 27 in the same run: start times, throughput, and the memory a task holds, against the
 // manifests' own requests and limits. Runs only as root with the CRI tools installed.
 import { readFileSync } from "node:fs";
-import { rssKb } from "../../host/processes";
-import { IMAGE_TARBALL } from "../lib/build";
-import { cgroupDir, CRI_TOOLS, type CriNode, startCriNode } from "../lib/cri";
-import { type DeploymentLike, parseQuantity } from "../lib/cri-spec";
-import { freePort } from "../lib/free-port";
-import { findObject, renderOverlay } from "../lib/kustomize";
-import { median, type RoundResult, runLoad, summarize } from "../lib/load";
-import { findTool } from "../lib/tools";
-import { waitFor200 } from "../lib/wait";
+import { rssKb } from "../../lib/processes";
+import { IMAGE_TARBALL } from "../../lib/build";
+import { cgroupDir, CRI_TOOLS, type CriNode, startCriNode } from "../../lib/cri";
+import { type DeploymentLike, parseQuantity } from "../../lib/cri-spec";
+import { freePort } from "../../lib/free-port";
+import { findObject, renderOverlay } from "../../lib/kustomize";
+import { median, type RoundResult, runLoad, summarize } from "../../lib/load";
+import { findTool } from "../../lib/tools";
+import { waitFor200 } from "../../lib/wait";
 import { startHost } from "./hosts";
 import { type Row, row, withTarget } from "./report";
 import { fanOutPath, LOAD, log } from "./settings";

@@ -6,11 +6,11 @@
 import { readFileSync, renameSync, writeFileSync } from "node:fs";
 import { basename, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
-import { COMPONENT, IMAGE_TARBALL, ROOT } from "../lib/build";
+import { COMPONENT, IMAGE_TARBALL, ROOT } from "../../lib/build";
 import { buildImageLayout } from "./layout";
 import { projectImageRef, readPackageIdentity } from "./project";
 import { tarEntries } from "./tar";
-import { errorText } from "../lib/errors";
+import { errorText } from "../../lib/errors";
 
 export interface WrittenImage {
   readonly ref: string;

@@ -9,13 +9,13 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync 
 import { tmpdir } from "node:os";
 import { join, relative, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
-import { IMAGE_TARBALL, ROOT } from "../lib/build";
-import { runToEnd } from "../../host/processes";
-import { findTool } from "../lib/tools";
+import { IMAGE_TARBALL, ROOT } from "../../lib/build";
+import { runToEnd } from "../../lib/processes";
+import { findTool } from "../../lib/tools";
 import { defaultImageRef } from "./project";
 import { type ImageRef, normalizeRef, registryHost } from "./ref";
 import { readTarFile } from "./tar";
-import { errorText } from "../lib/errors";
+import { errorText } from "../../lib/errors";
 
 class PushError extends Error {
   override name = "PushError";

@@ -8,8 +8,8 @@ import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { spawnGroup } from "../../host/processes";
-import { pollUntil } from "../../scripts/lib/wait";
+import { spawnGroup } from "../../lib/processes";
+import { pollUntil } from "../../lib/wait";
 
 export interface ContainerdBinaries {
   /** Absolute paths (test/support/tools.ts finds them). */

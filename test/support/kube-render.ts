@@ -1,11 +1,11 @@
 // Checks rendered objects against the Kubernetes OpenAPI schema (kubernetes-models, offline);
-// the rendering itself is scripts/lib/kustomize.ts.
+// the rendering itself is lib/kustomize.ts.
 import { Deployment } from "kubernetes-models/apps/v1/Deployment";
 import { NetworkPolicy } from "kubernetes-models/networking.k8s.io/v1/NetworkPolicy";
 import { Service } from "kubernetes-models/v1/Service";
-import type { KubeObject } from "../../scripts/lib/kustomize";
+import type { KubeObject } from "../../lib/kustomize";
 
-export { findObject, type KubeObject, parseObjects, renderKustomization, renderOverlay, runKustomize } from "../../scripts/lib/kustomize";
+export { findObject, type KubeObject, parseObjects, renderKustomization, renderOverlay, runKustomize } from "../../lib/kustomize";
 
 const VALIDATORS: Record<string, (object: KubeObject) => void> = {
   "apps/v1/Deployment": (object) => new Deployment(object as never).validate(),

@@ -1,6 +1,6 @@
 // Pods a test starts by hand, on either engine, each on a port it picked itself.
 // Everything started through a fleet is stopped by fleet.stopAll() (call it in afterAll).
-import { findTool } from "../../scripts/lib/tools";
+import { findTool } from "../../lib/tools";
 import { type PodProcess, type Runtime, runtimeNamed } from "../../host/runtimes";
 
 export interface TestPod {

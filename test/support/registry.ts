@@ -4,8 +4,8 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { spawnGroup } from "../../host/processes";
-import { freePort } from "../../scripts/lib/free-port";
+import { spawnGroup } from "../../lib/processes";
+import { freePort } from "../../lib/free-port";
 
 export interface LocalRegistry {
   /** host:port, e.g. 127.0.0.1:41234 */

@@ -1,10 +1,10 @@
 // Whether the external tools a suite drives are installed, and what to do when one is not:
 // skip visibly on a developer machine; under CI=true fail, naming the tool, because .ci/run
 // installs every one of them (scripts/install-tools.sh), so a missing tool there is a broken
-// setup that must not pass by skipping. Tools are found as scripts/lib/tools.ts finds them:
+// setup that must not pass by skipping. Tools are found as lib/tools.ts finds them:
 // ~/.cache/wasm-pods-tools/bin first, then the PATH.
 import { it } from "vitest";
-import { findTool } from "../../scripts/lib/tools";
+import { findTool } from "../../lib/tools";
 
 /**
  * Whether a value of CI says "this is CI". CI systems spell it differently (GitHub

@@ -1,7 +1,7 @@
 // Plain `jco serve` as the README runs it: the baseline the benchmark compares the
 // local host with, and what test/jco-serve.test.ts checks the README's commands on.
 import { join } from "node:path";
-import { type Group, spawnGroup } from "../../host/processes";
+import { type Group, spawnGroup } from "./processes";
 import { COMPONENT, ROOT } from "./build";
 import { freePort } from "./free-port";
 import { pollUntil } from "./wait";

@@ -4,7 +4,7 @@ import { spawnSync } from "node:child_process";
 import { readdirSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
 
-export const ROOT = resolve(import.meta.dirname, "../..");
+export const ROOT = resolve(import.meta.dirname, "..");
 export const COMPONENT = join(ROOT, "dist/wasm-pods.wasm");
 /** OCI image-layout tarball of COMPONENT (scripts/image/build-image.ts), for `ctr images import`. */
 export const IMAGE_TARBALL = join(ROOT, "dist/wasm-pods.oci.tar");

@@ -1,5 +1,5 @@
 // Renders kustomize overlays with the kustomize CLI (`kustomize build`, found by
-// scripts/lib/tools.ts): the tests, the benchmark and the shim suite read the manifests as
+// lib/tools.ts): the tests, the benchmark and the shim suite read the manifests as
 // they are shipped, never a hand-written copy.
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
