@@ -7,7 +7,7 @@ import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { type Group, readLines, spawnGroup } from "../lib/processes";
-import { listeningPort } from "../host/runtimes";
+import { listeningPort, wasmtimeServeArgs } from "../host/runtimes";
 import { COMPONENT, ROOT } from "../lib/build";
 import { waitFor200 } from "../lib/wait";
 import { requireTools, suiteTitle, toolPath } from "./support/tools";
@@ -35,12 +35,11 @@ describe.skipIf(!wasmtime.available)(suiteTitle("the README's wasmtime serve com
   const groups: Group[] = [];
   afterAll(() => Promise.all(groups.map((group) => group.stop())));
 
-  /** `wasmtime serve -S cli --addr 127.0.0.1:0 --env ... dist/wasm-pods.wasm`; resolves with its URL once it answers. */
+  /** `wasmtime serve -S cli --addr 127.0.0.1:0 --env ... dist/wasm-pods.wasm` (the twin's argv on the raw .wasm); resolves with its URL once it answers. */
   async function serve(env: Record<string, string>): Promise<string> {
-    const envFlags = Object.entries(env).flatMap(([name, value]) => ["--env", `${name}=${value}`]);
     const group = spawnGroup({
       command: toolPath(wasmtime, "wasmtime"),
-      args: ["serve", "-S", "cli", "--addr", "127.0.0.1:0", ...envFlags, COMPONENT],
+      args: wasmtimeServeArgs({ host: "127.0.0.1", env }, COMPONENT),
       env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "" },
       output: "pipe",
     });
