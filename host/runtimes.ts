@@ -12,6 +12,7 @@ import { findTool } from "../lib/tools";
 import { DRAIN_MS } from "./pod-front";
 import { type Group, readLines, rssKb, runToEnd, spawnGroup } from "../lib/processes";
 import { hostPort } from "../lib/address";
+import { ask } from "../lib/ask";
 import type { PodStats } from "./slot-pool";
 
 export type RuntimeName = "jco" | "wasmtime";
@@ -176,23 +177,14 @@ function jcoRuntime(): Runtime {
   };
 }
 
+/** How long a jco pod has to give its stats; it answers once each slot has, or has failed to, within the slots' own wait. */
+const POD_STATS_WAIT_MS = 5_000;
+
 /** Asks a jco pod for its slots' stats over IPC; undefined when it does not answer in time. */
 function askPod(group: Group): Promise<PodStats | undefined> {
   const child = group.child;
   if (!child.connected) return Promise.resolve(undefined);
-  return new Promise((resolveStats) => {
-    const timer = setTimeout(() => done(undefined), 5_000);
-    const onMessage = (message: { type?: string; stats?: PodStats }) => {
-      if (message?.type === "stats") done(message.stats);
-    };
-    const done = (stats: PodStats | undefined) => {
-      clearTimeout(timer);
-      child.off("message", onMessage);
-      resolveStats(stats);
-    };
-    child.on("message", onMessage);
-    child.send({ type: "stats" });
-  });
+  return ask<PodStats>(child, (message) => child.send(message), "stats", POD_STATS_WAIT_MS);
 }
 
 // ---------------------------------------------------------------------------

@@ -8,6 +8,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import { Agent } from "node:http";
 import { basename, dirname, join } from "node:path";
 import { Worker } from "node:worker_threads";
+import { ask } from "../lib/ask";
 import { errorText } from "../lib/errors";
 import type { ProbeAnswer, SlotData, SlotStats } from "./slot";
 
@@ -55,19 +56,7 @@ export class Slot {
   }
   /** The slot's own account, or undefined when it does not answer within SLOT_STATS_WAIT_MS (stuck in guest code). */
   stats(): Promise<SlotStats | undefined> {
-    return new Promise((resolveStats) => {
-      const timer = setTimeout(() => finish(undefined), SLOT_STATS_WAIT_MS);
-      const onMessage = (message: { type: string; stats: SlotStats }) => {
-        if (message.type === "stats") finish(message.stats);
-      };
-      const finish = (stats: SlotStats | undefined) => {
-        clearTimeout(timer);
-        this.worker.off("message", onMessage);
-        resolveStats(stats);
-      };
-      this.worker.on("message", onMessage);
-      this.worker.postMessage({ type: "stats" });
-    });
+    return ask<SlotStats>(this.worker, (message) => this.worker.postMessage(message), "stats", SLOT_STATS_WAIT_MS);
   }
   stop(): void {
     this.agent.destroy();
