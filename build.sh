@@ -49,12 +49,14 @@ fi
 mkdir -p "$DIST"
 
 step "typecheck (tsc)" "$BIN/tsc" -p src
-# wasi:* modules are host imports: componentize-js binds them, so the bundle keeps them external.
+# The component's esbuild flags are lib/esbuild.ts's (the bench bundles with them too); it prints
+# the argv, so the step times esbuild alone.
 # --minify: a smaller component for free (npm run bench compares it with the unminified one).
 MINIFY_FLAG=(); (( MINIFY )) && MINIFY_FLAG=(--minify)
-step "bundle (esbuild)" "$BIN/esbuild" src/main.ts --bundle "${MINIFY_FLAG[@]}" --format=esm --platform=neutral \
-  --target=es2022 --main-fields=module,main --external:'wasi:*' --log-level=warning \
-  --outfile="$DIST/bundle.js"
+BUNDLE_ARGV=$("$BIN/tsx" lib/esbuild.ts component src/main.ts "$DIST/bundle.js" "${MINIFY_FLAG[@]}") ||
+  die "lib/esbuild.ts could not give the bundle's esbuild argv"
+mapfile -t BUNDLE_ARGS <<<"$BUNDLE_ARGV"
+step "bundle (esbuild)" "$BIN/esbuild" "${BUNDLE_ARGS[@]}"
 step "componentize (componentize-js)" "$BIN/tsx" scripts/componentize.ts "$DIST/bundle.js" "$COMPONENT"
 
 [[ -s $COMPONENT ]] || die "$COMPONENT was not written"

@@ -10,8 +10,8 @@ export const COMPONENT = join(ROOT, "dist/wasm-pods.wasm");
 export const IMAGE_TARBALL = join(ROOT, "dist/wasm-pods.oci.tar");
 
 /** Everything build.sh reads. */
-// package.json: its name and version are the image ref.
-const INPUTS = ["src", "wit", "build.sh", "scripts/componentize.ts", "scripts/image", "package.json", "package-lock.json"];
+// package.json: its name and version are the image ref; lib/esbuild.ts (and the ROOT it takes from here): the bundle's flags.
+const INPUTS = ["src", "wit", "build.sh", "lib/esbuild.ts", "lib/build.ts", "scripts/componentize.ts", "scripts/image", "package.json", "package-lock.json"];
 
 /** The newest modification time of `path` (a file, or anything below a folder); 0 when it does not exist. */
 export function newestMtime(path: string): number {

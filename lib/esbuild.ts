@@ -1,13 +1,15 @@
 // esbuild, as this repository runs it: one ES module bundle per entry, warnings only.
-// The component's own bundle is build.sh's step (bash, so it spells its flags out);
-// COMPONENT_FLAGS are those flags, for anything else that must bundle like a component.
+// COMPONENT_FLAGS are the component's own flags: build.sh's bundle step takes its argv from
+// here (`tsx lib/esbuild.ts component ...`), and so does anything else that must bundle like
+// the component.
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
+import { pathToFileURL } from "node:url";
 import { ROOT } from "./build";
 
 export const ESBUILD = join(ROOT, "node_modules/.bin/esbuild");
 
-/** build.sh's bundle step without --minify: wasi:* are host imports that componentize-js binds. */
+/** The component's bundle: wasi:* are host imports that componentize-js binds, so they stay external. */
 export const COMPONENT_FLAGS = ["--platform=neutral", "--target=es2022", "--main-fields=module,main", "--external:wasi:*"];
 
 /**
@@ -24,4 +26,19 @@ export function esbuildArgs(entries: string | readonly string[], out: string, fl
 export function bundleSync(entry: string, outfile: string, flags: readonly string[], what: string): void {
   const result = spawnSync(ESBUILD, esbuildArgs(entry, outfile, flags), { cwd: ROOT, stdio: "inherit" });
   if (result.status !== 0) throw new Error(`${what} failed`);
+}
+
+const USAGE = "usage: tsx lib/esbuild.ts component <entry> <outfile> [--minify]";
+
+// build.sh's bundle step: prints the argv after `esbuild`, one per line, so that build.sh runs
+// and times esbuild alone (a tsx start would count in the bench's bundle figure otherwise).
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const [mode, entry, outfile, ...rest] = process.argv.slice(2);
+  const minify = rest.length === 1 && rest[0] === "--minify";
+  if (mode !== "component" || !entry || !outfile || (rest.length > 0 && !minify)) {
+    console.error(USAGE);
+    process.exit(2);
+  }
+  const flags = minify ? ["--minify", ...COMPONENT_FLAGS] : COMPONENT_FLAGS;
+  console.log(esbuildArgs(entry, outfile, flags).join("\n"));
 }

@@ -32,7 +32,7 @@ describe("npm run dev: edit, save, and the pods roll", () => {
   beforeAll(async () => {
     // The sources build.sh reads, and the build they give today (so only the edit is rebuilt).
     scratch = mkdtempSync(join(tmpdir(), "wasm-pods-dev-"));
-    for (const path of ["src", "wit", "scripts", "build.sh", "package.json", "tsconfig.json"]) cpSync(join(ROOT, path), join(scratch, path), { recursive: true });
+    for (const path of ["src", "wit", "lib", "scripts", "build.sh", "package.json", "tsconfig.json"]) cpSync(join(ROOT, path), join(scratch, path), { recursive: true });
     symlinkSync(join(ROOT, "node_modules"), join(scratch, "node_modules"));
     mkdirSync(join(scratch, "dist"));
     const jco = runtimeNamed("jco");
