@@ -87,9 +87,18 @@ export interface Runtime {
   launch(spec: PodSpec): PodProcess;
 }
 
+type RuntimeResult = { ok: true; runtime: Runtime } | { ok: false; error: string };
+
 /** A runtime, or a one-line reason it cannot be used here. */
-export function runtimeNamed(name: RuntimeName): Runtime | string {
-  return name === "jco" ? jcoRuntime() : wasmtimeRuntime();
+export function runtimeNamed(name: RuntimeName): RuntimeResult {
+  return name === "jco" ? { ok: true, runtime: jcoRuntime() } : wasmtimeRuntime();
+}
+
+/** runtimeNamed for tests and tools, which cannot go on without it: the runtime, or an Error with the reason. */
+export function requireRuntime(name: RuntimeName): Runtime {
+  const named = runtimeNamed(name);
+  if (!named.ok) throw new Error(named.error);
+  return named.runtime;
 }
 
 /** Runs a tool to its end without blocking this process (the Services keep serving meanwhile); its output goes to stderr. */
@@ -208,16 +217,16 @@ export function wasmtimeServeArgs(
   return ["serve", "-S", "cli", ...(options.flags ?? []), ...precompiled, "--addr", address, ...envFlags, component];
 }
 
-function wasmtimeRuntime(): Runtime | string {
+function wasmtimeRuntime(): RuntimeResult {
   const wasmtime = findTool("wasmtime");
   if (!wasmtime) {
-    return "--runtime wasmtime needs the wasmtime CLI (scripts/install-tools.sh builds the pinned 27.0.0; or put wasmtime on the PATH)";
+    return { ok: false, error: "--runtime wasmtime needs the wasmtime CLI (scripts/install-tools.sh builds the pinned 27.0.0; or put wasmtime on the PATH)" };
   }
   const version = execFileSync(wasmtime, ["--version"], { encoding: "utf8" }).trim();
   // A pod must not outlive the process that started it, however that one dies: the
   // kernel SIGKILLs wasmtime when its parent exits (Linux; setpriv is in util-linux).
   const setpriv = findTool("setpriv");
-  return {
+  const runtime: Runtime = {
     name: "wasmtime",
     version,
     async prepare(component = COMPONENT) {
@@ -248,4 +257,5 @@ function wasmtimeRuntime(): Runtime | string {
       };
     },
   };
+  return { ok: true, runtime };
 }

@@ -100,8 +100,9 @@ async function main(): Promise<void> {
     console.log(USAGE);
     return;
   }
-  const runtime = runtimeNamed(options.runtime);
-  if (typeof runtime === "string") fail(runtime, 1);
+  const named = runtimeNamed(options.runtime);
+  if (!named.ok) fail(named.error, 1);
+  const { runtime } = named;
 
   // Whatever happens, no pod outlives this process.
   process.on("exit", killAllGroupsNow);

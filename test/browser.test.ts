@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { type Browser, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { type Cluster, startCluster } from "../host/cluster";
-import { runtimeNamed } from "../host/runtimes";
+import { requireRuntime } from "../host/runtimes";
 import { ROOT } from "../lib/build";
 import { requireTools, suiteTitle, toolPath } from "./support/tools";
 
@@ -22,8 +22,7 @@ describe.skipIf(!chromiumTool.available)(suiteTitle("the page in headless Chromi
   const consoleErrors: string[] = [];
 
   beforeAll(async () => {
-    const jco = runtimeNamed("jco");
-    if (typeof jco === "string") throw new Error(jco);
+    const jco = requireRuntime("jco");
     cluster = await startCluster({ runtime: jco, splitterPort: 0, greeterPort: 0 });
     browser = await chromium.launch({
       executablePath: toolPath(chromiumTool, "chromium"),

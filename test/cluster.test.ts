@@ -10,7 +10,7 @@ import { parseAllDocuments } from "yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Cluster, DEPLOYMENTS, GREETER_SERVICE, type LogEntry, PROBES, SPLITTER_SERVICE, startCluster } from "../host/cluster";
 import { restartDelayMs, nextCrashCount, scaledProbe } from "../host/kubelet";
-import { runtimeNamed } from "../host/runtimes";
+import { requireRuntime } from "../host/runtimes";
 import { createService, type Endpoint, type RequestRecord } from "../host/service";
 import { endToEndHeaders } from "../host/proxy";
 import { ROOT } from "../lib/build";
@@ -18,8 +18,7 @@ import { pollUntil } from "../lib/wait";
 import { rawRequest } from "./support/raw-http";
 import { BUSY_MACHINE_MARGIN_MS, requireTools, suiteTitle, toolPath } from "./support/tools";
 
-const jco = runtimeNamed("jco");
-if (typeof jco === "string") throw new Error(jco);
+const jco = requireRuntime("jco");
 
 /** A Node server standing for a pod: answers its port number, or never. */
 async function fakePod(behaviour: "answer" | "stall"): Promise<{ server: Server; endpoint: Endpoint; close(): Promise<void> }> {

@@ -8,13 +8,12 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Cluster, type LogEntry, startCluster } from "../host/cluster";
 import type { AddressInfo } from "node:net";
 import { closeWhenSilent, DEFAULT_CONNECTION_LIMITS, guardedServer } from "../host/connections";
-import { runtimeNamed } from "../host/runtimes";
+import { requireRuntime } from "../host/runtimes";
 import { TWIN_ANSWER_HEADER } from "../host/twin-answer";
 import { pollUntil } from "../lib/wait";
 import { BUSY_MACHINE_MARGIN_MS } from "./support/tools";
 
-const jco = runtimeNamed("jco");
-if (typeof jco === "string") throw new Error(jco);
+const jco = requireRuntime("jco");
 
 const LIMITS = DEFAULT_CONNECTION_LIMITS;
 

@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Cluster, type LogEntry, startCluster } from "../host/cluster";
 import { type DevLoop, watchAndRoll } from "../host/dev";
-import { runtimeNamed } from "../host/runtimes";
+import { requireRuntime } from "../host/runtimes";
 import { ROOT } from "../lib/build";
 import { pollUntil } from "../lib/wait";
 
@@ -35,8 +35,7 @@ describe("npm run dev: edit, save, and the pods roll", () => {
     for (const path of ["src", "wit", "lib", "scripts", "build.sh", "package.json", "tsconfig.json"]) cpSync(join(ROOT, path), join(scratch, path), { recursive: true });
     symlinkSync(join(ROOT, "node_modules"), join(scratch, "node_modules"));
     mkdirSync(join(scratch, "dist"));
-    const jco = runtimeNamed("jco");
-    if (typeof jco === "string") throw new Error(jco);
+    const jco = requireRuntime("jco");
     cluster = await startCluster({ runtime: jco, splitterPort: 0, greeterPort: null, log: (entry) => log.push(entry) });
     dev = watchAndRoll(cluster, { root: scratch, log: (entry) => log.push(entry), debounceMs: 200 });
   }, 60_000);

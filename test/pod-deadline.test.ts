@@ -10,11 +10,10 @@ import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DEPLOYMENTS } from "../host/cluster";
 import { guestDeadlineMs, type PodStats } from "../host/pod";
-import { runtimeNamed } from "../host/runtimes";
+import { requireRuntime } from "../host/runtimes";
 import { podFleet, type TestPod } from "./support/pods";
 
-const jco = runtimeNamed("jco");
-if (typeof jco === "string") throw new Error(jco);
+const jco = requireRuntime("jco");
 
 const TIMEOUT_MS = 600;
 const SLOTS = DEPLOYMENTS.find((d) => d.role === "splitter")!.slots;

@@ -6,13 +6,12 @@ import { connect, type Socket } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { PodStats } from "../host/pod";
 import { bodyVerdict, DEFAULT_BODY_LIMITS } from "../host/request-body";
-import { runtimeNamed } from "../host/runtimes";
+import { requireRuntime } from "../host/runtimes";
 import { TWIN_ANSWER_HEADER } from "../host/twin-answer";
 import { BUSY_MACHINE_MARGIN_MS } from "./support/tools";
 import { podFleet, type TestPod } from "./support/pods";
 
-const jco = runtimeNamed("jco");
-if (typeof jco === "string") throw new Error(jco);
+const jco = requireRuntime("jco");
 
 interface Exchange {
   socket: Socket;

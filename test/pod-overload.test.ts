@@ -4,14 +4,13 @@
 // Service's 10 s deadline, after queueing behind whole splits).
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { defaultQueueWaitMs } from "../host/pod";
-import { runtimeNamed } from "../host/runtimes";
+import { requireRuntime } from "../host/runtimes";
 import { TWIN_ANSWER_HEADER } from "../host/twin-answer";
 import { startTestGreeter, type TestGreeter } from "./support/greeters";
 import { BUSY_MACHINE_MARGIN_MS } from "./support/tools";
 import { podFleet, type TestPod } from "./support/pods";
 
-const jco = runtimeNamed("jco");
-if (typeof jco === "string") throw new Error(jco);
+const jco = requireRuntime("jco");
 
 const TIMEOUT_MS = 800;
 

@@ -5,13 +5,12 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseListen, type PodStats } from "../host/pod";
 import { pollUntil } from "../lib/wait";
-import { runtimeNamed } from "../host/runtimes";
+import { requireRuntime } from "../host/runtimes";
 import { startTestGreeter, type TestGreeter } from "./support/greeters";
 import { BUSY_MACHINE_MARGIN_MS } from "./support/tools";
 import { podFleet, type TestPod } from "./support/pods";
 
-const jco = runtimeNamed("jco");
-if (typeof jco === "string") throw new Error(jco);
+const jco = requireRuntime("jco");
 
 const TIMEOUT_MS = 1_000;
 /**

@@ -6,15 +6,14 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { runtimeNamed } from "../host/runtimes";
+import { requireRuntime } from "../host/runtimes";
 import { createService, type Endpoint } from "../host/service";
 import { TWIN_ANSWER_HEADER, prefersJson, twinAnswer } from "../host/twin-answer";
 import { rawRequest } from "./support/raw-http";
 import { startTestGreeter, type TestGreeter } from "./support/greeters";
 import { podFleet } from "./support/pods";
 
-const jco = runtimeNamed("jco");
-if (typeof jco === "string") throw new Error(jco);
+const jco = requireRuntime("jco");
 
 describe("twinAnswer (pure)", () => {
   it("a text answer: the reason and a newline, its length, who made it, the contract's headers", () => {

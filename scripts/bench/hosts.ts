@@ -5,7 +5,7 @@
 import { join } from "node:path";
 import { DEPLOYMENTS } from "../../host/cluster";
 import { spawnGroup } from "../../lib/processes";
-import { type Runtime, runtimeNamed } from "../../host/runtimes";
+import { requireRuntime, type Runtime } from "../../host/runtimes";
 import { ROOT } from "../../lib/build";
 import { freePort } from "../../lib/free-port";
 import { startJcoServe } from "../../lib/jco-serve";
@@ -28,9 +28,7 @@ export interface RunningHost {
 }
 
 export function runtimeFor(kind: "local-jco" | "local-wasmtime"): Runtime {
-  const runtime = runtimeNamed(kind === "local-jco" ? "jco" : "wasmtime");
-  if (typeof runtime === "string") throw new Error(runtime);
-  return runtime;
+  return requireRuntime(kind === "local-jco" ? "jco" : "wasmtime");
 }
 
 /** Slots and slot lifetime per role, as npm start runs them. */

@@ -11,7 +11,7 @@ import { parseArgs } from "node:util";
 import { type Cluster, startCluster } from "../../host/cluster";
 import type { Kubelet } from "../../host/kubelet";
 import { killAllGroupsNow } from "../../lib/processes";
-import { runtimeNamed } from "../../host/runtimes";
+import { requireRuntime } from "../../host/runtimes";
 import { ROOT } from "../../lib/build";
 import { type LoadResult, type RoundResult, runLoad } from "../../lib/load";
 import { errorText } from "../../lib/errors";
@@ -243,8 +243,7 @@ async function main(): Promise<number> {
   };
   console.log(`machine: ${machine.cpus} CPUs (${machine.cpuModel}), Node ${machine.node}, load average ${machine.loadAverageAtStart.join(" ")}`);
 
-  const runtime = runtimeNamed(RUNTIME);
-  if (typeof runtime === "string") throw new Error(runtime);
+  const runtime = requireRuntime(RUNTIME);
   console.log(`runtime: ${runtime.version}`);
   const topology = await startCluster({ runtime, build: true, splitterPort: 0, greeterPort: 0 });
 

@@ -14,8 +14,8 @@ export function testRuntimes(): Runtime[] {
   const runtimes: Runtime[] = [];
   for (const name of ["jco", "wasmtime"] as const) {
     if (name === "wasmtime" && !findTool("wasmtime")) continue;
-    const runtime = runtimeNamed(name);
-    if (typeof runtime !== "string") runtimes.push(runtime);
+    const named = runtimeNamed(name);
+    if (named.ok) runtimes.push(named.runtime);
   }
   return runtimes;
 }
