@@ -89,7 +89,7 @@ export async function servePodFront(pool: SlotPool, options: FrontOptions): Prom
     void readBody(req, bodyLimits)
       .then(async (read) => {
         if (!read.ok) {
-          if (read.status !== 0) sendTwinAnswer(req, res, { status: read.status, reason: read.reason, madeBy: "pod-front", servedBy: podName, close: true });
+          if (read.status !== 0) sendTwinAnswer(req, res, { status: read.status, reason: read.error, madeBy: "pod-front", servedBy: podName, close: true });
           return;
         }
         const slot = await pool.acquire(queueWaitMs);

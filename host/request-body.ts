@@ -40,7 +40,8 @@ export function bodyVerdict(method: string | undefined, headers: IncomingHttpHea
   return undefined;
 }
 
-export type BodyResult = { ok: true; body: Buffer } | ({ ok: false } & BodyRefusal) | { ok: false; status: 0; reason: "client gone" };
+/** The body, or why there is none: a refusal's status (0: the client is gone, nobody to answer) and its reason. */
+export type BodyResult = { ok: true; body: Buffer } | { ok: false; status: BodyRefusal["status"] | 0; error: string };
 
 /** Reads `req`'s body whole, within the limits; a refusal leaves the rest unread (answer with Connection: close). */
 export function readBody(req: IncomingMessage, limits: BodyLimits): Promise<BodyResult> {
@@ -61,23 +62,23 @@ export function readBody(req: IncomingMessage, limits: BodyLimits): Promise<Body
         settle({
           ok: false,
           status: 408,
-          reason: `pod: the request body did not arrive within ${limits.deadlineMs} ms (${size} bytes came); send it at once`,
+          error: `pod: the request body did not arrive within ${limits.deadlineMs} ms (${size} bytes came); send it at once`,
         }),
       limits.deadlineMs,
     );
     const onData = (chunk: Buffer) => {
       size += chunk.length;
       if (size > limits.maxBytes) {
-        settle({ ok: false, status: 413, reason: `pod: the request body is above this pod's limit of ${limits.maxBytes} bytes` });
+        settle({ ok: false, status: 413, error: `pod: the request body is above this pod's limit of ${limits.maxBytes} bytes` });
         return;
       }
       chunks.push(chunk);
     };
     req.on("data", onData);
     req.once("end", () => settle({ ok: true, body: Buffer.concat(chunks) }));
-    req.once("error", () => settle({ ok: false, status: 0, reason: "client gone" }));
+    req.once("error", () => settle({ ok: false, status: 0, error: "client gone" }));
     req.once("close", () => {
-      if (!req.complete) settle({ ok: false, status: 0, reason: "client gone" });
+      if (!req.complete) settle({ ok: false, status: 0, error: "client gone" });
     });
   });
 }
