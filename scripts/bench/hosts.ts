@@ -24,6 +24,8 @@ export const NATIVE_BUNDLE = join(ROOT, "dist/bench/native-pod.mjs");
 
 export interface RunningHost {
   url: string;
+  /** The pod's process, the leader of its process group, whose CPU time the bench reads. */
+  pid?: number;
   stop(): Promise<void>;
 }
 
@@ -38,7 +40,7 @@ const deploymentOf = (role: string | undefined) => DEPLOYMENTS.find((d) => d.rol
 export async function startHost(kind: HostKind, env: Record<string, string>): Promise<RunningHost> {
   if (kind === "jco-serve") {
     const server = await startJcoServe(env);
-    return { url: server.url, stop: server.stop };
+    return { url: server.url, pid: server.group.pid, stop: server.stop };
   }
   if (kind === "native") {
     const port = await freePort();
@@ -50,7 +52,7 @@ export async function startHost(kind: HostKind, env: Record<string, string>): Pr
     });
     const url = `http://127.0.0.1:${port}`;
     await waitFor200(`${url}/healthz`, { timeoutMs: 30_000, gaveUp: () => (group.running ? undefined : "native pod exited") });
-    return { url, stop: () => group.stop() };
+    return { url, pid: group.pid, stop: () => group.stop() };
   }
   const deployment = deploymentOf(env.ROLE);
   const pod = runtimeFor(kind).launch({
@@ -61,7 +63,7 @@ export async function startHost(kind: HostKind, env: Record<string, string>): Pr
     recycleAfter: deployment?.recycleAfter,
   });
   const url = `http://127.0.0.1:${await pod.port}`;
-  return { url, stop: () => pod.group.stop() };
+  return { url, pid: pod.group.pid, stop: () => pod.group.stop() };
 }
 
 /** Process spawn to the first 200 from GET /Sherlock on a greeter. */

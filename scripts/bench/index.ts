@@ -2,7 +2,7 @@
 // the same run, bounded, loopback only. Prints a table, writes
 // bench/results.json, bench/results.md and bench/chart.svg. One module per section.
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { cpus, release, tmpdir } from "node:os";
+import { cpus, loadavg, release, tmpdir } from "node:os";
 import { join } from "node:path";
 import { killAllGroupsNow } from "../../lib/processes";
 import { COMPONENT, ensureBuilt, IMAGE_TARBALL, ROOT } from "../../lib/build";
@@ -14,12 +14,34 @@ import { deadlines } from "./deadlines";
 import { fanOut } from "./fan-out";
 import { runtimeFor } from "./hosts";
 import { buildEmptyComponent, latency, throughput } from "./load";
-import { formatMarkdown, formatTable, type Row } from "./report";
+import { formatMarkdown, formatTable, METHODS, type Row } from "./report";
 import { COLD_STARTS, LOAD, log } from "./settings";
 import { shim } from "./shim";
 import { bundleNative, engine, sizeAndBuild } from "./size";
 
 const OUT_DIR = join(ROOT, "bench");
+
+interface Context {
+  scratch: string;
+  /** The size section's componentize time, which the engine section compares wasmtime's compile with. */
+  componentizeMs: number | undefined;
+}
+
+/** The sections, in the order a full run measures them. */
+const SECTIONS: Record<string, (context: Context) => Promise<Row[]>> = {
+  size: async (context) => {
+    const rows = await sizeAndBuild();
+    context.componentizeMs = rows.find((r) => r.metric.startsWith("componentize"))!.value;
+    return rows;
+  },
+  "cold-start": () => coldStarts(),
+  load: async (context) => throughput(await buildEmptyComponent(context.scratch)),
+  latency: () => latency(),
+  "fan-out": () => fanOut(),
+  deadlines: () => deadlines(),
+  shim: () => shim(),
+  engine: async (context) => engine(context.componentizeMs),
+};
 
 async function main() {
   const started = performance.now();
@@ -28,41 +50,42 @@ async function main() {
   for (const kind of ["local-jco", "local-wasmtime"] as const) await runtimeFor(kind).prepare();
   bundleNative();
   const machine = { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? "unknown", node: process.version, kernel: release() };
+  // Other work on the machine shifts every figure; the same-run ratios less so. The run records it.
+  const loadAtStart = loadavg()[0]!;
   log(`wasm-pods benchmark on ${machine.cpus} x ${machine.cpuModel}, Node ${machine.node}`);
 
   // `npm run bench -- --only shim` measures one section and writes bench/results-shim.*,
-  // leaving the full run's files alone.
+  // leaving the full run's files alone; `--only <other section>` (while working on it) prints
+  // its table and writes its files to the system's temp folder instead.
   const only = process.argv.includes("--only") ? process.argv[process.argv.indexOf("--only") + 1] : undefined;
-  let rows: Row[];
-  if (only === "shim") {
-    rows = await shim();
-  } else if (only !== undefined) {
-    throw new Error(`--only knows one section: shim (got "${only}")`);
-  } else {
-    const build = await sizeAndBuild();
-    const scratch = mkdtempSync(join(tmpdir(), "wasm-pods-empty-"));
-    try {
-      const emptyComponent = await buildEmptyComponent(scratch);
-      rows = [...build, ...(await coldStarts()), ...(await throughput(emptyComponent)), ...(await latency()), ...(await fanOut()), ...(await deadlines()), ...(await shim())];
-    } finally {
-      rmSync(scratch, { recursive: true, force: true });
+  if (only !== undefined && !(only in SECTIONS)) throw new Error(`--only takes one of ${Object.keys(SECTIONS).join(", ")} (got "${only}")`);
+  const rows: Row[] = [];
+  const scratch = mkdtempSync(join(tmpdir(), "wasm-pods-empty-"));
+  try {
+    const context: Context = { scratch, componentizeMs: undefined };
+    for (const [name, section] of Object.entries(SECTIONS)) {
+      if (only === undefined || only === name) rows.push(...(await section(context)));
     }
-    rows.push(...engine(build.find((r) => r.metric.startsWith("componentize"))!.value));
+  } finally {
+    rmSync(scratch, { recursive: true, force: true });
   }
 
   const table = formatTable(rows);
   console.log(`\n${table}\n`);
   const missed = rows.filter((r) => r.target && !r.target.met);
-  console.log(missed.length ? `targets missed: ${missed.map((r) => `${r.metric} (${r.target!.miss})`).join("; ")}` : "all targets met");
+  console.log(missed.length ? `targets missed: ${missed.map((r) => `${r.metric} (${r.target!.measured})`).join("; ")}` : "all targets met");
 
   mkdirSync(OUT_DIR, { recursive: true });
   const subtitle = `${machine.cpus} x ${machine.cpuModel}, Node ${machine.node}`;
-  const results = { date: new Date().toISOString(), machine, load: LOAD, coldStarts: COLD_STARTS, rows, seconds: Math.round((performance.now() - started) / 1000) };
+  const loadAverage = { start: loadAtStart, end: loadavg()[0]! };
+  const results = { date: new Date().toISOString(), machine, loadAverage, load: LOAD, coldStarts: COLD_STARTS, rows, seconds: Math.round((performance.now() - started) / 1000) };
   const name = only ? `results-${only}` : "results";
-  writeFileSync(join(OUT_DIR, `${name}.json`), `${JSON.stringify(results, null, 2)}\n`);
-  writeFileSync(join(OUT_DIR, `${name}.md`), `Measured ${results.date.slice(0, 10)} on ${subtitle}.\n\n${formatMarkdown(rows)}\n`);
-  if (!only) writeFileSync(join(OUT_DIR, "chart.svg"), await ratioChartSvg(rows, subtitle));
-  log(`wrote bench/${name}.json, bench/${name}.md${only ? "" : ", bench/chart.svg"} (${results.seconds} s)`);
+  const dir = only === undefined || only === "shim" ? OUT_DIR : tmpdir();
+  const notes = only === undefined ? `\n${METHODS}\n` : "";
+  writeFileSync(join(dir, `${name}.json`), `${JSON.stringify(results, null, 2)}\n`);
+  writeFileSync(join(dir, `${name}.md`), `Measured ${results.date.slice(0, 10)} on ${subtitle}; 1-minute load average ${loadAverage.start.toFixed(2)} at the start, ${loadAverage.end.toFixed(2)} at the end.\n\n${formatMarkdown(rows)}\n${notes}`);
+  if (!only) writeFileSync(join(dir, "chart.svg"), await ratioChartSvg(rows, subtitle));
+  log(`wrote ${join(dir, name)}.json, .md${only ? "" : ", bench/chart.svg"} (${results.seconds} s)`);
 }
 
 // Whatever ends the run, no host it started keeps running.

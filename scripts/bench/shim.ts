@@ -12,7 +12,7 @@ import { median, type RoundResult, runLoad, summarize } from "../../lib/load";
 import { findTool } from "../../lib/tools";
 import { waitFor200 } from "../../lib/wait";
 import { startHost } from "./hosts";
-import { type Row, row, withTarget } from "./report";
+import { ratioTarget, type Row, row } from "./report";
 import { fanOutPath, LOAD, log } from "./settings";
 
 
@@ -141,17 +141,15 @@ async function shimRows(load: Load, fanOutUrlPath: string): Promise<Row[]> {
     const restMax = Math.max(atRest.greeter.workingSet, atRest.splitter.workingSet);
     const peakMax = Math.max(peak.greeter, peak.splitter);
     rows.push(
-      withTarget(
+      ratioTarget(
         row("shim", "task working set at rest (largest role)", restMax, "B", { label: "requests.memory", value: request }),
-        "<= requests.memory",
-        restMax <= request,
-        `${((restMax - request) / 2 ** 20).toFixed(1)} MiB over`,
+        "<= 1.0x requests.memory",
+        1,
       ),
-      withTarget(
+      ratioTarget(
         row("shim", "task cgroup peak under MAX_NAMES fan-out (largest role)", peakMax, "B", { label: "limits.memory", value: limit }),
         "<= 0.5x limits.memory (headroom)",
-        peakMax <= limit / 2,
-        `${(peakMax / limit).toFixed(2)}x`,
+        0.5,
       ),
       row("shim", "greeter task RSS at rest", restRss.greeter, "B", { label: "its cgroup's usage", value: atRest.greeter.usage }),
       row("shim", "splitter task RSS at rest", restRss.splitter, "B", { label: "its cgroup's usage", value: atRest.splitter.usage }),
