@@ -4,8 +4,9 @@
 // in its error through the one echo rule (src/echo.ts): env is input too.
 import { quote } from "./echo";
 import { INSTANCE_NAME_RULE, isInstanceName } from "./instance-name";
+import { type Role, ROLE_NAMES } from "./roles";
 
-export type Role = "greeter" | "splitter";
+export type { Role };
 
 export interface Config {
   role: Role;
@@ -53,10 +54,8 @@ export function parseConfig(env: EnvVars): ConfigResult {
   const instanceName = instance.name;
   const fail = (error: string): ConfigResult => ({ ok: false, error, instanceName });
 
-  const role = env.ROLE;
-  if (role !== "greeter" && role !== "splitter") {
-    return fail(`ROLE must be "greeter" or "splitter", got ${quote(role ?? "")}`);
-  }
+  const role = ROLE_NAMES.find((name) => name === env.ROLE);
+  if (role === undefined) return fail(`ROLE must be ${oneOf(ROLE_NAMES)}, got ${quote(env.ROLE ?? "")}`);
 
   const greeterUrl = parseHttpUrl(env.GREETER_URL, DEFAULTS.greeterUrl);
   if (greeterUrl === undefined) {
@@ -76,6 +75,12 @@ export function parseConfig(env: EnvVars): ConfigResult {
   }
 
   return { ok: true, config: { role, greeterUrl, greeterTimeoutMs, maxNames, instanceName } };
+}
+
+/** `"a" or "b"`, `"a", "b" or "c"`. */
+function oneOf(names: readonly string[]): string {
+  const quoted = names.map((name) => `"${name}"`);
+  return quoted.length < 2 ? quoted.join("") : `${quoted.slice(0, -1).join(", ")} or ${quoted.at(-1)}`;
 }
 
 /** An unset or empty variable takes the default; anything else must be valid. */

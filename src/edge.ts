@@ -1,11 +1,12 @@
-// The edge between a host and the router: read the environment for each request,
-// reuse the router while the environment stays the same, and make every answer,
-// the adapter's own failures included, an answer of the router: same headers,
+// The edge between a host and the routers: read the environment for each request,
+// parse it, hand the request to the router of that configuration, and make every
+// answer, the adapter's own failures included, an answer of a router: same headers,
 // same JSON, whatever went wrong.
-import { type EnvVars, instanceNameFrom, parseConfig } from "./config";
+import { type ConfigResult, type EnvVars, instanceNameFrom, parseConfig } from "./config";
 import { quote } from "./echo";
 import type { Fetch } from "./greeter-client";
-import { createRouter } from "./router";
+import type { RequestBindings } from "./http";
+import { createRouters, type Routers } from "./router";
 
 export interface Host {
   /** The instance's environment, read per request: hosts may set it per instance. */
@@ -28,19 +29,11 @@ export interface Edge {
   internalError(request: Request, context: RequestContext | undefined, error: unknown): Promise<Response>;
 }
 
-/** The variables that shape the router; REQUEST_ID changes per request and is passed separately. */
-const CONFIG_VARS = ["ROLE", "GREETER_URL", "GREETER_TIMEOUT_MS", "MAX_NAMES", "POD_NAME", "HOSTNAME"];
-
-export function createEdge(host: Host): Edge {
-  let cached: { key: string; router: ReturnType<typeof createRouter> } | undefined;
-
-  const routerFor = (env: EnvVars) => {
-    const key = JSON.stringify(CONFIG_VARS.map((name) => env[name]));
-    if (cached?.key !== key) cached = { key, router: createRouter(parseConfig(env), { fetch: host.fetch }) };
-    return cached.router;
-  };
-
-  const bindings = (env: EnvVars, method: string, context?: RequestContext) => ({
+/** `routers` are built before any request: main.ts builds them inside the build's snapshot. */
+export function createEdge(host: Host, routers: Routers = createRouters()): Edge {
+  const bindings = (config: ConfigResult, env: EnvVars, method: string, context?: RequestContext): RequestBindings => ({
+    config,
+    fetch: host.fetch,
     hostRequestId: env.REQUEST_ID,
     requestMethod: method,
     targetError: context?.targetError,
@@ -61,15 +54,16 @@ export function createEdge(host: Host): Edge {
     const instance = instanceNameFrom(env);
     // An app that answers every request with this error: the answer is built like any other.
     const instanceName = instance.ok ? instance.name : "unknown";
-    const failing = createRouter({ ok: false, error: `internal error: ${quote(describe(error))}`, instanceName }, { fetch: host.fetch });
-    return failing.fetch(asGet(request, method), bindings(env, method));
+    const failing: ConfigResult = { ok: false, error: `internal error: ${quote(describe(error))}`, instanceName };
+    return routers.forConfig(failing).fetch(asGet(request, method), bindings(failing, env, method));
   };
 
   const edge = async (request: Request, context?: RequestContext) => {
     const method = context?.method ?? request.method;
     try {
       const env = host.readEnv();
-      return await routerFor(env).fetch(asGet(request, method), bindings(env, method, context));
+      const config = parseConfig(env);
+      return await routers.forConfig(config).fetch(asGet(request, method), bindings(config, env, method, context));
     } catch (error) {
       return internalError(request, context, error);
     }

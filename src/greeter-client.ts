@@ -26,7 +26,7 @@ export interface Part {
 
 export type Failure = { name: string; kind: "timeout" | "unreachable" | "bad-answer"; reason: string };
 
-export type Outcome = { ok: true; part: Part } | { ok: false; failure: Failure };
+export type Outcome = { ok: true; part: Part } | { ok: false; error: Failure };
 
 /** A greeting is a line of text: a greeter answering more than this is broken or hostile. */
 export const MAX_ANSWER_BYTES = 64 * 1024;
@@ -64,9 +64,9 @@ export async function askGreeter(name: string, call: GreeterCall): Promise<Outco
     );
     const result = await Promise.race([work, deadline]);
     if (result === "timeout") {
-      return { ok: false, failure: failure(name, "timeout", `the greeter did not answer within ${call.timeoutMs} ms`) };
+      return { ok: false, error: failure(name, "timeout", `the greeter did not answer within ${call.timeoutMs} ms`) };
     }
-    if ("reason" in result) return { ok: false, failure: result };
+    if ("reason" in result) return { ok: false, error: result };
     return { ok: true, part: { ...result, ms: Date.now() - started } };
   } finally {
     clearTimeout(timer);

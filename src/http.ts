@@ -3,17 +3,30 @@
 import type { Context } from "hono";
 import { accepts } from "hono/accepts";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
+import type { Config, ConfigResult } from "./config";
+import type { Fetch } from "./greeter-client";
+
+/**
+ * What each request brings besides itself. The routers are built once, before
+ * any request (main.ts: in the build's snapshot), so everything that depends on
+ * the instance's environment or on the host arrives here, per request.
+ */
+export type RequestBindings = {
+  /** This instance's configuration, parsed from its environment for this request (edge.ts). */
+  config: ConfigResult;
+  /** How the splitter reaches the greeter service: the host's fetch, or a test's stand-in. */
+  fetch: Fetch;
+  hostRequestId?: string;
+  /** The method exactly as sent, when the Request had to carry another (wasi-http.ts). */
+  requestMethod?: string;
+  /** Why the request's target or Host could not make a URL: the answer is a 400 saying so. */
+  targetError?: string;
+};
 
 export type AppEnv = {
-  /** What the host adds to each request beyond the request itself. */
-  Bindings: {
-    hostRequestId?: string;
-    /** The method exactly as sent, when the Request had to carry another (wasi-http.ts). */
-    requestMethod?: string;
-    /** Why the request's target or Host could not make a URL: the answer is a 400 saying so. */
-    targetError?: string;
-  };
-  Variables: { requestId: string };
+  Bindings: RequestBindings;
+  /** `config` is set once the configuration is known to be valid (router.ts). */
+  Variables: { requestId: string; config: Config };
 };
 
 export const TEXT = "text/plain; charset=utf-8";

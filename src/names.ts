@@ -32,7 +32,7 @@ function countBaseCharacters(chars: readonly string[]): number {
   return chars.filter((char) => !isMark(char) && !isConjoiningJamo(char.codePointAt(0)!)).length;
 }
 
-export type NameResult = { ok: true; name: string } | { ok: false; reason: string };
+export type NameResult = { ok: true; name: string } | { ok: false; error: string };
 
 /**
  * Validates one percent-decoded name. The reason quotes the input (shortened
@@ -41,32 +41,32 @@ export type NameResult = { ok: true; name: string } | { ok: false; reason: strin
 export function parseName(decoded: string): NameResult {
   const name = decoded.trim();
   const chars = [...name];
-  if (chars.length === 0) return { ok: false, reason: `empty name ${quote(decoded)}` };
+  if (chars.length === 0) return { ok: false, error: `empty name ${quote(decoded)}` };
   const length = countBaseCharacters(chars);
   if (length > MAX_NAME_LENGTH) {
-    return { ok: false, reason: `name ${quote(name)} is ${length} characters long; the limit is ${MAX_NAME_LENGTH}` };
+    return { ok: false, error: `name ${quote(name)} is ${length} characters long; the limit is ${MAX_NAME_LENGTH}` };
   }
   if (chars.length > MAX_NAME_CODE_POINTS) {
-    return { ok: false, reason: `name ${quote(name)} is ${chars.length} code points long; the limit is ${MAX_NAME_CODE_POINTS}` };
+    return { ok: false, error: `name ${quote(name)} is ${chars.length} code points long; the limit is ${MAX_NAME_CODE_POINTS}` };
   }
   if (!chars.every(isNameChar)) {
     return {
       ok: false,
-      reason: `name ${quote(name)} may only hold letters, digits, spaces, apostrophes, hyphens and periods`,
+      error: `name ${quote(name)} may only hold letters, digits, spaces, apostrophes, hyphens and periods`,
     };
   }
   if (!chars.some(isLetterOrDigit)) {
-    return { ok: false, reason: `name ${quote(name)} needs at least one letter or digit` };
+    return { ok: false, error: `name ${quote(name)} needs at least one letter or digit` };
   }
   return { ok: true, name };
 }
 
 /** One path segment, percent-decoded as UTF-8; a broken encoding is a 400, not an exception. */
-export function decodeSegment(raw: string): { ok: true; value: string } | { ok: false; reason: string } {
+export function decodeSegment(raw: string): { ok: true; value: string } | { ok: false; error: string } {
   try {
     return { ok: true, value: decodeURIComponent(raw) };
   } catch {
-    return { ok: false, reason: `name ${quote(raw)} is not valid percent-encoded UTF-8` };
+    return { ok: false, error: `name ${quote(raw)} is not valid percent-encoded UTF-8` };
   }
 }
 
@@ -76,7 +76,7 @@ export function parseEncodedName(raw: string): NameResult {
   return decoded.ok ? parseName(decoded.value) : decoded;
 }
 
-export type NameListResult = { ok: true; names: string[] } | { ok: false; reason: string };
+export type NameListResult = { ok: true; names: string[] } | { ok: false; error: string };
 
 /**
  * A raw (still percent-encoded) comma-separated list of 1 to `max` names. It is
@@ -86,13 +86,13 @@ export type NameListResult = { ok: true; names: string[] } | { ok: false; reason
 export function parseNameList(raw: string, max: number): NameListResult {
   const items = raw.split(",");
   if (items.length > max) {
-    return { ok: false, reason: `${items.length} names given; at most ${max} are allowed` };
+    return { ok: false, error: `${items.length} names given; at most ${max} are allowed` };
   }
   const names: string[] = [];
   for (const [index, item] of items.entries()) {
     const decoded = decodeSegment(item);
     if (!decoded.ok) return decoded;
-    if (decoded.value.trim() === "") return { ok: false, reason: `name #${index + 1} of the list is empty` };
+    if (decoded.value.trim() === "") return { ok: false, error: `name #${index + 1} of the list is empty` };
     const parsed = parseName(decoded.value);
     if (!parsed.ok) return parsed;
     names.push(parsed.name);

@@ -49,7 +49,7 @@ export const PAGE_HTML = `<!doctype html>
 <section id="spread" hidden><h2>Parts per greeter pod over the last ten calls</h2><ul id="bars"></ul></section>
 <p id="error" role="alert" hidden></p>
 </main>
-<footer>One WebAssembly component, two roles: this page calls <code id="route"></code> on the pod that served it.</footer>
+<footer>One WebAssembly component, one role per pod: this page calls <code id="route"></code> on the pod that served it.</footer>
 </body>
 </html>
 `;
@@ -101,17 +101,19 @@ export const PAGE_SCRIPT = `"use strict";
     if (cls) td.className = cls;
     if (typeof content === "string") td.textContent = content; else td.append(content);
   };
-  let role = "splitter";
+  // How this pod's role is asked: GET /'s JSON says (src/roles/).
+  let page = { prefix: "/split/", list: true };
   const pathFor = (text) => {
-    if (role === "greeter") return "/" + encodeURIComponent(text.trim());
-    return "/split/" + text.split(",").map((n) => encodeURIComponent(n.trim())).join(",");
+    const names = page.list ? text.split(",") : [text];
+    return page.prefix + names.map((n) => encodeURIComponent(n.trim())).join(",");
   };
   async function ask(text) {
     const res = await fetch(pathFor(text), { headers: { accept: "application/json" } });
     let body;
     try { body = await res.json(); } catch { body = { error: "the pod answered " + res.status + " without JSON" }; }
     if (!res.ok) throw new Error(res.status + ": " + (body && body.error ? body.error : "error"));
-    const parts = role === "greeter" ? [{ name: body.name, greeting: body.greeting, servedBy: body.servedBy, ms: null }] : body.parts;
+    // A split answers its parts; any other role is one part of its own.
+    const parts = body.parts || [{ name: body.name, greeting: body.greeting, servedBy: body.servedBy, ms: null }];
     return { greeting: body.greeting, parts };
   }
   function render(answer) {
@@ -169,14 +171,11 @@ export const PAGE_SCRIPT = `"use strict";
   $("ask").addEventListener("submit", (event) => { event.preventDefault(); run(1); });
   $("x10").addEventListener("click", () => run(10));
   fetch("/", { headers: { accept: "application/json" } }).then((res) => res.json()).then((info) => {
-    role = info.role;
+    page = info.page;
     $("who").textContent = info.role + " pod " + info.servedBy;
-    document.body.dataset.role = info.role;
-    $("route").textContent = role === "greeter" ? "GET /<name>" : "GET /split/<name>,<name>,…";
-    if (role === "greeter") {
-      $("label").textContent = "Name";
-      $("names").value = "Sherlock";
-    }
+    $("route").textContent = page.route;
+    $("label").textContent = page.label;
+    $("names").value = page.example;
     document.body.dataset.ready = "true";
   }, fail);
 })();

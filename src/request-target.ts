@@ -3,7 +3,7 @@
 // instead of being pasted into a URL that could reroute or break the request.
 import { quote } from "./echo";
 
-export type TargetResult = { ok: true; url: string } | { ok: false; reason: string };
+export type TargetResult = { ok: true; url: string } | { ok: false; error: string };
 
 /** Fallback authority when the client sent no Host (HTTP/1.0) or the host passed none. */
 const DEFAULT_AUTHORITY = "localhost";
@@ -28,10 +28,10 @@ export function requestUrl(pathWithQuery: string | undefined, authority: string 
     if (!target.startsWith("/")) target = `/${target}`;
     host = DEFAULT_AUTHORITY;
   } else if (!target.startsWith("/")) {
-    return { ok: false, reason: `request target ${quote(target)} is not a path; send /<path>` };
+    return { ok: false, error: `request target ${quote(target)} is not a path; send /<path>` };
   }
   if (!AUTHORITY.test(host) || !validAuthority(host)) {
-    return { ok: false, reason: `malformed Host header ${quote(host)}` };
+    return { ok: false, error: `malformed Host header ${quote(host)}` };
   }
   // Fragments never reach a server; a literal '#' in the target is data, not a fragment.
   target = target.replaceAll("#", "%23");
@@ -39,7 +39,7 @@ export function requestUrl(pathWithQuery: string | undefined, authority: string 
     const url = new URL(`${scheme}://${host}${target}`);
     return { ok: true, url: url.href };
   } catch {
-    return { ok: false, reason: `request target ${quote(target)} is not a valid URL path` };
+    return { ok: false, error: `request target ${quote(target)} is not a valid URL path` };
   }
 }
 

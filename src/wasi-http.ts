@@ -66,7 +66,7 @@ function requestOf(incoming: IncomingRequest): { request: Request; context: Requ
   // The Fetch API upper-cases some methods and refuses others, but HTTP methods are
   // case-sensitive: the app is told the method as sent, beside a Request it can hold.
   const method = methodName(incoming.method());
-  const context: RequestContext = target.ok ? { method } : { method, targetError: target.reason };
+  const context: RequestContext = target.ok ? { method } : { method, targetError: target.error };
   const url = target.ok ? target.url : PLACEHOLDER_URL;
   const headers = readHeaders(incoming);
   // The app serves GET and HEAD only, so request bodies are never read.

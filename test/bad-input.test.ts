@@ -6,11 +6,11 @@
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseConfig } from "../src/config";
-import { createRouter } from "../src/router";
 import { echoOracle } from "./support/echo-oracle";
 import { engineCases } from "./support/engines";
 import { contractGreeting, startTestGreeter, type TestGreeter } from "./support/greeters";
 import { podFleet } from "./support/pods";
+import { routerFor } from "./support/router";
 
 // ---- The oracle: the README's name rules, with Node's own \p{..} ----------------------
 // Each reason is the whole sentence the README gives, the name in it quoted by the
@@ -230,8 +230,8 @@ suite(
   300,
   async () => {
     inProcessRecorder = await startTestGreeter("json");
-    const greeter = createRouter(parseConfig({ ROLE: "greeter" }), { fetch });
-    const splitter = createRouter(parseConfig({ ROLE: "splitter", GREETER_URL: inProcessRecorder.url }), { fetch });
+    const greeter = routerFor(parseConfig({ ROLE: "greeter" }), fetch);
+    const splitter = routerFor(parseConfig({ ROLE: "splitter", GREETER_URL: inProcessRecorder.url }), fetch);
     return { greeter: async (path) => greeter.request(path), splitter: async (path) => splitter.request(path), recorder: inProcessRecorder };
   },
   () => inProcessRecorder.close(),

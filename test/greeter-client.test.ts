@@ -70,7 +70,7 @@ describe("askGreeter", () => {
     const outcome = await askGreeter("Sam", call(answering(endless, { headers: { "content-type": "text/plain" } })));
     expect(outcome).toEqual({
       ok: false,
-      failure: { name: "Sam", kind: "bad-answer", reason: "the greeter's answer is larger than 65536 bytes" },
+      error: { name: "Sam", kind: "bad-answer", reason: "the greeter's answer is larger than 65536 bytes" },
     });
     expect(cancelled).toBe(true);
     expect(pulled).toBeLessThanOrEqual(MAX_ANSWER_BYTES / (16 * 1024) + 2);
@@ -87,27 +87,27 @@ describe("askGreeter", () => {
       },
     });
     const outcome = await askGreeter("Sam", call(answering(trickle), 100));
-    expect(outcome).toMatchObject({ ok: false, failure: { kind: "timeout", reason: "the greeter did not answer within 100 ms" } });
+    expect(outcome).toMatchObject({ ok: false, error: { kind: "timeout", reason: "the greeter did not answer within 100 ms" } });
     await new Promise((resolve) => setTimeout(resolve, 10));
     expect(cancelled).toBe(true);
   });
 
   it("an answer that is not UTF-8 is a bad answer, not a connection failure", async () => {
     const outcome = await askGreeter("Sam", call(answering(new Uint8Array([0x48, 0xff, 0xfe]))));
-    expect(outcome).toMatchObject({ ok: false, failure: { kind: "bad-answer", reason: "the greeter's answer is not valid UTF-8" } });
+    expect(outcome).toMatchObject({ ok: false, error: { kind: "bad-answer", reason: "the greeter's answer is not valid UTF-8" } });
   });
 
   it("a compressed answer is a bad answer that names the encoding", async () => {
     const outcome = await askGreeter("Sam", call(answering(new Uint8Array([0x1f, 0x8b]), { headers: { "content-encoding": "gzip" } })));
     expect(outcome).toMatchObject({
       ok: false,
-      failure: { kind: "bad-answer", reason: "the greeter answered with Content-Encoding gzip, though asked for identity" },
+      error: { kind: "bad-answer", reason: "the greeter answered with Content-Encoding gzip, though asked for identity" },
     });
   });
 
   it("quotes a hostile error body by the echo rule: 80 characters, escaped", async () => {
     const outcome = await askGreeter("Sam", call(answering(`\u0001${"x".repeat(1000)}`, { status: 500 })));
-    expect(outcome).toMatchObject({ ok: false, failure: { reason: `the greeter answered 500: \\u0001${"x".repeat(79)}…` } });
+    expect(outcome).toMatchObject({ ok: false, error: { reason: `the greeter answered 500: \\u0001${"x".repeat(79)}…` } });
   });
 
   it.each([
@@ -120,8 +120,8 @@ describe("askGreeter", () => {
   ])("a hostile error body (%s), plain or as JSON's error, is echoed by the rule", async (_what, text) => {
     for (const body of [text, JSON.stringify({ error: text, status: 500 })]) {
       const outcome = await askGreeter("Sam", call(answering(body, { status: 500 })));
-      expect(outcome).toEqual({ ok: false, failure: { name: "Sam", kind: "bad-answer", reason: `the greeter answered 500: ${echoOracleText(text.trim())}` } });
-      if (!outcome.ok) expect(RAW_FORBIDDEN.test(outcome.failure.reason)).toBe(false);
+      expect(outcome).toEqual({ ok: false, error: { name: "Sam", kind: "bad-answer", reason: `the greeter answered 500: ${echoOracleText(text.trim())}` } });
+      if (!outcome.ok) expect(RAW_FORBIDDEN.test(outcome.error.reason)).toBe(false);
     }
   });
 
@@ -134,8 +134,8 @@ describe("askGreeter", () => {
       fc.asyncProperty(hostile, fc.constantFrom(500, 503, 200), async (text, status) => {
         const outcome = await askGreeter("Sam", call(answering(text, { status, headers: { "content-type": "text/html" } })));
         const expected = status === 200 ? `the greeter's answer is not a greeting: ${echoOracleText(text.trim())}` : `the greeter answered ${status}: ${echoOracleText(text.trim())}`;
-        expect(outcome).toMatchObject({ ok: false, failure: { reason: expected } });
-        if (!outcome.ok) expect(RAW_FORBIDDEN.test(outcome.failure.reason)).toBe(false);
+        expect(outcome).toMatchObject({ ok: false, error: { reason: expected } });
+        if (!outcome.ok) expect(RAW_FORBIDDEN.test(outcome.error.reason)).toBe(false);
       }),
       { numRuns: 200 },
     );
@@ -146,7 +146,7 @@ describe("askGreeter", () => {
       const outcome = await askGreeter("Sam", call(answering("Hello Sam!", { headers: { "content-encoding": encoding } })));
       expect(outcome).toMatchObject({
         ok: false,
-        failure: { reason: `the greeter answered with Content-Encoding ${echoOracleText(encoding)}, though asked for identity` },
+        error: { reason: `the greeter answered with Content-Encoding ${echoOracleText(encoding)}, though asked for identity` },
       });
     }
   });
@@ -154,7 +154,7 @@ describe("askGreeter", () => {
   it("a greeting holding what the echo rule escapes (bidi, zero-width, C1) is not a greeting", async () => {
     for (const greeting of ["Hello \u202eSam!", "Hello S\u200bam!", "Hello \u009bSam!", "Hello Sam!\u2028"]) {
       const outcome = await askGreeter("Sam", call(answering(JSON.stringify({ greeting }), { headers: { "content-type": "application/json" } })));
-      expect(outcome).toMatchObject({ ok: false, failure: { kind: "bad-answer", reason: expect.stringMatching(/^the greeter's answer is not a greeting: /) } });
+      expect(outcome).toMatchObject({ ok: false, error: { kind: "bad-answer", reason: expect.stringMatching(/^the greeter's answer is not a greeting: /) } });
     }
   });
 
@@ -172,7 +172,7 @@ describe("askGreeter", () => {
     });
     expect(await askGreeter("Sam", call(answering(padded(MAX_ANSWER_BYTES + 1), json)))).toEqual({
       ok: false,
-      failure: { name: "Sam", kind: "bad-answer", reason: "the greeter's answer is larger than 65536 bytes" },
+      error: { name: "Sam", kind: "bad-answer", reason: "the greeter's answer is larger than 65536 bytes" },
     });
   });
 
@@ -183,7 +183,7 @@ describe("askGreeter", () => {
       return new Response("moved", { status, headers: { location: "http://evil.example/Sam" } });
     };
     const outcome = await askGreeter("Sam", call(fetch));
-    expect(outcome).toEqual({ ok: false, failure: { name: "Sam", kind: "bad-answer", reason: `the greeter answered ${status}: moved` } });
+    expect(outcome).toEqual({ ok: false, error: { name: "Sam", kind: "bad-answer", reason: `the greeter answered ${status}: moved` } });
     expect(seen).toEqual(["manual"]);
   });
 });

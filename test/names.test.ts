@@ -42,7 +42,7 @@ describe("parseName", () => {
     expect(parseName("李".repeat(MAX_NAME_LENGTH)).ok).toBe(true);
     expect(parseName("𠀀".repeat(MAX_NAME_LENGTH)).ok).toBe(true);
     const tooLong = parseName("a".repeat(MAX_NAME_LENGTH + 1));
-    expect(tooLong).toMatchObject({ ok: false, reason: expect.stringContaining("65 characters long; the limit is 64") });
+    expect(tooLong).toMatchObject({ ok: false, error: expect.stringContaining("65 characters long; the limit is 64") });
   });
 
   it.each([
@@ -61,14 +61,14 @@ describe("parseName", () => {
   ])("refuses %j with a reason", (input, reason) => {
     const result = parseName(input);
     expect(result.ok).toBe(false);
-    if (!result.ok) expect(result.reason).toContain(reason);
+    if (!result.ok) expect(result.error).toContain(reason);
   });
 
   it("counts an accented letter once however it is spelled, and bounds the code points", () => {
     const composed = "Š".repeat(MAX_NAME_LENGTH);
     expect(parseName(composed).ok).toBe(true);
     expect(parseName(composed.normalize("NFD")).ok).toBe(true);
-    expect(parseName(`${composed}a`.normalize("NFD"))).toMatchObject({ ok: false, reason: expect.stringContaining("65 characters long") });
+    expect(parseName(`${composed}a`.normalize("NFD"))).toMatchObject({ ok: false, error: expect.stringContaining("65 characters long") });
     expect(parseName("한".repeat(MAX_NAME_LENGTH).normalize("NFD")).ok).toBe(true);
     // A letter buried under marks is still bounded.
     expect(parseName(`a${"\u0301".repeat(MAX_NAME_CODE_POINTS)}`).ok).toBe(false);
@@ -83,19 +83,19 @@ describe("parseName", () => {
     const over = `${atLimit}\u0304`;
     expect(parseName(over)).toEqual({
       ok: false,
-      reason: `name "${"a\u0301\u0302\u0303".repeat(20)}…" is 257 code points long; the limit is 256`,
+      error: `name "${"a\u0301\u0302\u0303".repeat(20)}…" is 257 code points long; the limit is 256`,
     });
     // Fewer characters, more marks: the code point limit is what refuses it.
     expect(parseName(`a${"\u0301".repeat(300)}`)).toEqual({
       ok: false,
-      reason: `name "a${"\u0301".repeat(79)}…" is 301 code points long; the limit is 256`,
+      error: `name "a${"\u0301".repeat(79)}…" is 301 code points long; the limit is 256`,
     });
   });
 
   it("quotes the offending input, escaped and shortened", () => {
     const result = parseName(`${"x".repeat(100)}/`);
-    expect(result).toMatchObject({ ok: false, reason: expect.stringMatching(/^name "x{80}…" is 101 characters long/) });
-    expect(parseName("a\nb")).toMatchObject({ reason: expect.stringContaining('"a\\nb"') });
+    expect(result).toMatchObject({ ok: false, error: expect.stringMatching(/^name "x{80}…" is 101 characters long/) });
+    expect(parseName("a\nb")).toMatchObject({ error: expect.stringContaining('"a\\nb"') });
   });
 });
 
@@ -103,25 +103,25 @@ describe("names in reasons", () => {
   it("are quoted by the README's one echo rule: U+061C, NUL, RLO and U+2028 alike", () => {
     for (const name of ["a\u061cb", "a\u0000b", "\u202eevil", "a\u2028b", "a\u{e0001}b"]) {
       const result = parseName(name);
-      expect(result).toEqual({ ok: false, reason: `name ${echoOracle(name)} may only hold letters, digits, spaces, apostrophes, hyphens and periods` });
+      expect(result).toEqual({ ok: false, error: `name ${echoOracle(name)} may only hold letters, digits, spaces, apostrophes, hyphens and periods` });
     }
-    expect(parseName("a\u061cb")).toMatchObject({ reason: expect.stringMatching(/^name "a\\u061cb" /) });
+    expect(parseName("a\u061cb")).toMatchObject({ error: expect.stringMatching(/^name "a\\u061cb" /) });
   });
 });
 
 describe("parseEncodedName", () => {
   it("decodes percent-encoding once", () => {
     expect(parseEncodedName("%C3%89mile")).toEqual({ ok: true, name: "Émile" });
-    expect(parseEncodedName("%2541")).toMatchObject({ ok: false, reason: expect.stringContaining('"%41"') });
+    expect(parseEncodedName("%2541")).toMatchObject({ ok: false, error: expect.stringContaining('"%41"') });
   });
   it.each(["%E0%A4%A", "%ED%A0%80", "%", "%zz"])("refuses the broken encoding %j with a reason", (raw) =>
-    expect(parseEncodedName(raw)).toEqual({ ok: false, reason: `name ${JSON.stringify(raw)} is not valid percent-encoded UTF-8` }),
+    expect(parseEncodedName(raw)).toEqual({ ok: false, error: `name ${JSON.stringify(raw)} is not valid percent-encoded UTF-8` }),
   );
 });
 
 describe("parseNameList", () => {
   it("splits on literal commas before decoding: an encoded comma stays inside its name", () => {
-    expect(parseNameList("a%2Cb", 16)).toMatchObject({ ok: false, reason: expect.stringContaining('name "a,b" may only hold') });
+    expect(parseNameList("a%2Cb", 16)).toMatchObject({ ok: false, error: expect.stringContaining('name "a,b" may only hold') });
     expect(parseNameList("Sherlock,%C3%89mile", 16)).toEqual({ ok: true, names: ["Sherlock", "Émile"] });
   });
 
@@ -133,14 +133,14 @@ describe("parseNameList", () => {
     [",Po", "name #1 of the list is empty"],
     ["Po,", "name #2 of the list is empty"],
     ["Po,a/b", 'name "a/b" may only hold'],
-  ])("refuses %j", (input, reason) => expect(parseNameList(input, 16)).toEqual({ ok: false, reason: expect.stringContaining(reason) }));
+  ])("refuses %j", (input, reason) => expect(parseNameList(input, 16)).toEqual({ ok: false, error: expect.stringContaining(reason) }));
 
   it("enforces the maximum count", () => {
     expect(parseNameList(Array(16).fill("Po").join(","), 16).ok).toBe(true);
     expect(parseNameList(Array(17).fill("Po").join(","), 16)).toEqual({
       ok: false,
-      reason: "17 names given; at most 16 are allowed",
+      error: "17 names given; at most 16 are allowed",
     });
-    expect(parseNameList(",".repeat(10_000), 16)).toMatchObject({ ok: false, reason: expect.stringContaining("10001 names") });
+    expect(parseNameList(",".repeat(10_000), 16)).toMatchObject({ ok: false, error: expect.stringContaining("10001 names") });
   });
 });

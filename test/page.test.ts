@@ -4,10 +4,10 @@
 import { describe, expect, it } from "vitest";
 import { parseConfig } from "../src/config";
 import { PAGE_CSP, PAGE_HTML, PAGE_ICON, PAGE_SCRIPT, PAGE_STYLE } from "../src/page";
-import { createRouter } from "../src/router";
+import { routerFor } from "./support/router";
 
 const BROWSER_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,*/*;q=0.8";
-const app = (env: Record<string, string>) => createRouter(parseConfig(env), { fetch });
+const app = (env: Record<string, string>) => routerFor(parseConfig(env), fetch);
 
 describe("GET /", () => {
   it.each(["greeter", "splitter"])("%s: a browser gets the page, curl the usage text, programs JSON", async (role) => {

@@ -26,11 +26,11 @@ describe("requestUrl", () => {
   it.each(["[::1", "x/split/Evil#", "a b", "user@host", "host:port", "h:123456", "\u0000", "h\u202e\u061c", "\u001b[2J", `${"h".repeat(300)}/`])(
     "refuses the malformed Host %j, quoting it by the echo rule",
     (host) => {
-      expect(requestUrl("/healthz", host, "http")).toEqual({ ok: false, reason: `malformed Host header ${echoOracle(host)}` });
+      expect(requestUrl("/healthz", host, "http")).toEqual({ ok: false, error: `malformed Host header ${echoOracle(host)}` });
     },
   );
 
   it.each(["*", "Sherlock", "evil.example/x", `\u202e${"x".repeat(200)}`])("refuses the target %j that is not a path, quoting it by the echo rule", (target) => {
-    expect(requestUrl(target, "pod", "http")).toEqual({ ok: false, reason: `request target ${echoOracle(target)} is not a path; send /<path>` });
+    expect(requestUrl(target, "pod", "http")).toEqual({ ok: false, error: `request target ${echoOracle(target)} is not a path; send /<path>` });
   });
 });

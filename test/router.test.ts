@@ -4,8 +4,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type ConfigResult, parseConfig } from "../src/config";
 import type { Fetch } from "../src/greeter-client";
-import { createRouter } from "../src/router";
 import { echoOracleText } from "./support/echo-oracle";
+import { routerFor } from "./support/router";
 import { contractGreeting, HOSTILE_ERROR_TEXT, startTestGreeter, type TestGreeter } from "./support/greeters";
 import { BUSY_MACHINE_MARGIN_MS } from "./support/tools";
 
@@ -19,7 +19,7 @@ const SLOW_DEADLINE_MS = 1_500;
 const TIMER_SLACK_MS = 10;
 
 function router(env: Record<string, string>, fetch: Fetch = globalThis.fetch) {
-  return createRouter(parseConfig({ POD_NAME: "pod-1", ...env }), { fetch });
+  return routerFor(parseConfig({ POD_NAME: "pod-1", ...env }), fetch);
 }
 const greeter = router({ ROLE: "greeter" });
 
@@ -46,9 +46,9 @@ describe("both roles", () => {
   });
 
   it.each([
-    ["greeter", "GET /<name>"],
-    ["splitter", "GET /split/<name>,<name>,..."],
-  ])("%s: GET / is the usage naming the role and its routes, in text and JSON", async (role, route) => {
+    ["greeter", "GET /<name>", { route: "GET /<name>", label: "Name", example: "Sherlock", prefix: "/", list: false }],
+    ["splitter", "GET /split/<name>,<name>,...", { route: "GET /split/<name>,<name>,…", label: "Names", example: "Sherlock,Po", prefix: "/split/", list: true }],
+  ])("%s: GET / is the usage naming the role and its routes, in text and JSON (with how the page asks it)", async (role, route, page) => {
     const res = await router({ ROLE: role }).request("/");
     expect(res.status).toBe(200);
     expect(res.headers.get("content-type")).toBe("text/plain; charset=utf-8");
@@ -56,7 +56,7 @@ describe("both roles", () => {
     expect(text).toContain(`wasm-pods ${role} (pod-1)`);
     expect(text).toContain(route);
     const asJson = await router({ ROLE: role }).request("/", { headers: JSON_ACCEPT });
-    expect(await asJson.json()).toEqual({ role, servedBy: "pod-1", routes: [expect.stringContaining(route)] });
+    expect(await asJson.json()).toEqual({ role, servedBy: "pod-1", routes: [expect.stringContaining(route)], page });
   });
 
   it.each(["POST", "PUT", "DELETE", "PATCH", "OPTIONS"])("%s -> 405 with Allow, the reason, and the usual headers", async (method) => {
@@ -105,7 +105,7 @@ describe("both roles", () => {
   it("a bad ROLE answers 500 on every route and method, /healthz included", async () => {
     for (const role of [undefined, "", "proxy"]) {
       const parsed: ConfigResult = parseConfig(role === undefined ? { POD_NAME: "p" } : { ROLE: role, POD_NAME: "p" });
-      const app = createRouter(parsed, { fetch });
+      const app = routerFor(parsed, fetch);
       for (const [path, method] of [["/healthz", "GET"], ["/Po", "GET"], ["/", "POST"]] as const) {
         const res = await app.request(path, { method });
         expect(res.status).toBe(500);

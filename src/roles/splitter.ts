@@ -1,39 +1,46 @@
 import { Hono } from "hono";
-import type { Config } from "../config";
-import { askGreeter, type Failure, type Fetch, type Part } from "../greeter-client";
-import { type AppEnv, fail, rawPath, reply } from "../http";
 import { quote } from "../echo";
+import { askGreeter, type Failure, type Part } from "../greeter-client";
+import { type AppEnv, fail, rawPath, reply } from "../http";
 import { parseNameList } from "../names";
+import type { RoleDefinition } from "./role";
 
 /** The splitter: GET /split/<name>,<name>,... asks the greeter for every name at once. */
-export function splitterRoutes(config: Config, fetch: Fetch) {
-  const app = new Hono<AppEnv>();
-  const noNames = `no names given: use /split/<name>,<name>,... (1 to ${config.maxNames} names)`;
-  app.get("/split", (c) => fail(c, 400, noNames));
-  app.get("/split/", (c) => fail(c, 400, noNames));
-  app.get("/split/:names", async (c) => {
-    // Split the raw list on literal commas before decoding: "a%2Cb" is one (invalid) name.
-    const list = parseNameList(rawPath(c.req.url).slice("/split/".length), config.maxNames);
-    if (!list.ok) return fail(c, 400, list.reason);
+export const splitter: RoleDefinition<"splitter"> = {
+  name: "splitter",
+  routes: () => {
+    const app = new Hono<AppEnv>();
+    const noNames = (max: number) => `no names given: use /split/<name>,<name>,... (1 to ${max} names)`;
+    app.get("/split", (c) => fail(c, 400, noNames(c.var.config.maxNames)));
+    app.get("/split/", (c) => fail(c, 400, noNames(c.var.config.maxNames)));
+    app.get("/split/:names", async (c) => {
+      const { config } = c.var;
+      // Split the raw list on literal commas before decoding: "a%2Cb" is one (invalid) name.
+      const list = parseNameList(rawPath(c.req.url).slice("/split/".length), config.maxNames);
+      if (!list.ok) return fail(c, 400, list.error);
 
-    const call = {
-      baseUrl: config.greeterUrl,
-      timeoutMs: config.greeterTimeoutMs,
-      requestId: c.get("requestId"),
-      fetch,
-    };
-    const outcomes = await Promise.all(list.names.map((name) => askGreeter(name, call)));
+      const call = {
+        baseUrl: config.greeterUrl,
+        timeoutMs: config.greeterTimeoutMs,
+        requestId: c.get("requestId"),
+        fetch: c.env.fetch,
+      };
+      const outcomes = await Promise.all(list.names.map((name) => askGreeter(name, call)));
 
-    // All or nothing: a partial greeting would hide a broken replica.
-    const failures = outcomes.flatMap((o) => (o.ok ? [] : [o.failure]));
-    if (failures.length > 0) return fail(c, statusFor(failures), describeFailures(failures));
+      // All or nothing: a partial greeting would hide a broken replica.
+      const failures = outcomes.flatMap((o) => (o.ok ? [] : [o.error]));
+      if (failures.length > 0) return fail(c, statusFor(failures), describeFailures(failures));
 
-    const parts = outcomes.flatMap((o) => (o.ok ? [o.part] : []));
-    const greeting = joinGreetings(parts);
-    return reply(c, 200, greeting, { greeting, parts, servedBy: config.instanceName });
-  });
-  return app;
-}
+      const parts = outcomes.flatMap((o) => (o.ok ? [o.part] : []));
+      const greeting = joinGreetings(parts);
+      return reply(c, 200, greeting, { greeting, parts, servedBy: config.instanceName });
+    });
+    return app;
+  },
+  usage: ["GET /split/<name>,<name>,...  ->  every greeting from the greeter service, joined with ' and '"],
+  page: { route: "GET /split/<name>,<name>,…", label: "Names", example: "Sherlock,Po", prefix: "/split/", list: true },
+  warmUpPaths: ["/split/Sherlock,Po"],
+};
 
 export function joinGreetings(parts: readonly Pick<Part, "greeting">[]): string {
   return parts.map((part) => part.greeting).join(" and ");
@@ -47,7 +54,3 @@ function statusFor(failures: readonly Failure[]): 502 | 504 {
 function describeFailures(failures: readonly Failure[]): string {
   return failures.map((f) => `could not greet ${quote(f.name)}: ${f.reason}`).join("; ");
 }
-
-export const splitterUsage = [
-  "GET /split/<name>,<name>,...  ->  every greeting from the greeter service, joined with ' and '",
-];
