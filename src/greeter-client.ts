@@ -15,6 +15,8 @@ export interface GreeterCall {
   timeoutMs: number;
   requestId: string;
   fetch: Fetch;
+  /** The caller's own cancel: a split that gives up ends the calls it started. */
+  signal?: AbortSignal;
 }
 
 export interface Part {
@@ -48,6 +50,8 @@ export function greeterUrlFor(baseUrl: string, name: string): string {
 export async function askGreeter(name: string, call: GreeterCall): Promise<Outcome> {
   const started = Date.now();
   const controller = new AbortController();
+  const cancel = () => controller.abort();
+  call.signal?.addEventListener("abort", cancel, { once: true });
   let timer: ReturnType<typeof setTimeout> | undefined;
   // The race keeps the deadline even if a host is slow to act on the abort.
   const deadline = new Promise<"timeout">((resolve) => {
@@ -70,6 +74,7 @@ export async function askGreeter(name: string, call: GreeterCall): Promise<Outco
     return { ok: true, part: { ...result, ms: Date.now() - started } };
   } finally {
     clearTimeout(timer);
+    call.signal?.removeEventListener("abort", cancel);
     // Whatever is still in flight (a stalled or endless answer) is cancelled, not left to buffer.
     controller.abort();
   }

@@ -313,6 +313,33 @@ describe("splitter, downstream by injected fetch", () => {
     expect(await res.json()).toEqual({ error: 'could not greet "Po": the greeter did not answer within 100 ms', status: 504 });
   });
 
+  it("a split that cannot start its calls within a quarter of GREETER_TIMEOUT_MS is refused early: 503, Retry-After, its started calls ended", async () => {
+    // Each start blocks this thread for 150 ms, as a start does on a host starved of CPU:
+    // the budget (2000 / 4 = 500 ms) runs out after at most four of the sixteen.
+    const signals: AbortSignal[] = [];
+    const slowToStart: Fetch = (_url, init) => {
+      const until = performance.now() + 150;
+      while (performance.now() < until);
+      signals.push(init!.signal!);
+      return new Promise(() => {});
+    };
+    const started = performance.now();
+    const names = Array.from({ length: 16 }, (_, i) => `N${i}`).join(",");
+    const res = await router({ ROLE: "splitter", GREETER_TIMEOUT_MS: "2000" }, slowToStart).request(`/split/${names}`, { headers: JSON_ACCEPT });
+    expect(performance.now() - started).toBeLessThan(2_000);
+    expect(res.status).toBe(503);
+    expect(res.headers.get("retry-after")).toBe("1");
+    expect(res.headers.get("x-served-by")).toBe("pod-1");
+    const body = (await res.json()) as { error: string; status: number };
+    expect(body).toEqual({
+      error: `the splitter is overloaded: it started ${signals.length} of 16 greeter calls in 500 ms, the share of GREETER_TIMEOUT_MS (2000 ms) a split may spend starting them; retry later`,
+      status: 503,
+    });
+    expect(signals.length).toBeGreaterThanOrEqual(1);
+    expect(signals.length).toBeLessThanOrEqual(4);
+    expect(signals.every((signal) => signal.aborted)).toBe(true);
+  });
+
   it("accepts the configuration limits: https, GREETER_TIMEOUT_MS=60000, MAX_NAMES=256", async () => {
     const app = router({ ROLE: "splitter", GREETER_URL: "https://greeter.test", GREETER_TIMEOUT_MS: "60000", MAX_NAMES: "256" }, greetingFetch);
     expect(await (await app.request("/split/Po")).text()).toBe("Greetings Po!");

@@ -1,6 +1,7 @@
 import { Hono } from "hono";
 import { quote } from "../echo";
-import { askGreeter, type Failure, type Part } from "../greeter-client";
+import { startCalls } from "../fan-out";
+import type { Failure, Part } from "../greeter-client";
 import { type AppEnv, fail, rawPath, reply } from "../http";
 import { parseNameList } from "../names";
 import type { RoleDefinition } from "./role";
@@ -25,7 +26,12 @@ export const splitter: RoleDefinition<"splitter"> = {
         requestId: c.get("requestId"),
         fetch: c.env.fetch,
       };
-      const outcomes = await Promise.all(list.names.map((name) => askGreeter(name, call)));
+      const fanOut = startCalls(list.names, call);
+      if (!fanOut.ok) {
+        c.header("Retry-After", "1");
+        return fail(c, 503, fanOut.error);
+      }
+      const outcomes = await fanOut.outcomes;
 
       // All or nothing: a partial greeting would hide a broken replica.
       const failures = outcomes.flatMap((o) => (o.ok ? [] : [o.error]));
