@@ -14,9 +14,9 @@ const TICKS_PER_SECOND = 100;
 /** Cores the floor divides by: what Node may run on at once here. */
 export const CORES = availableParallelism();
 
-/** Process group and CPU ms (user + system) of every live process. */
-function processes(): { pgrp: number; ms: number }[] {
-  const found: { pgrp: number; ms: number }[] = [];
+/** Process group and CPU ms (user + system, and system alone) of every live process. */
+function processes(): { pgrp: number; ms: number; systemMs: number }[] {
+  const found: { pgrp: number; ms: number; systemMs: number }[] = [];
   for (const entry of readdirSync("/proc")) {
     if (!/^\d+$/.test(entry)) continue;
     let stat: string;
@@ -28,21 +28,33 @@ function processes(): { pgrp: number; ms: number }[] {
     // The command name (field 2) is in parentheses and may hold spaces: count the fields after it
     // (state is field 3, pgrp 5, utime 14, stime 15).
     const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    found.push({ pgrp: Number(fields[2]), ms: ((Number(fields[11]) + Number(fields[12])) * 1000) / TICKS_PER_SECOND });
+    const [utime, stime] = [Number(fields[11]), Number(fields[12])];
+    found.push({ pgrp: Number(fields[2]), ms: ((utime + stime) * 1000) / TICKS_PER_SECOND, systemMs: (stime * 1000) / TICKS_PER_SECOND });
   }
   return found;
 }
 
+interface Snapshot {
+  /** CPU ms (user + system) of each named group. */
+  groups: Record<string, number>;
+  /** System CPU ms alone of each named group: the kernel's share (memory mapping, sockets). */
+  system: Record<string, number>;
+  self: number;
+}
+
 /** CPU ms of each named set of process groups (the pods' pids: each leads its own group), and of this process. */
-function snapshot(groups: Record<string, number[]>): { groups: Record<string, number>; self: number } {
+function snapshot(groups: Record<string, number[]>): Snapshot {
   const all = processes();
   const sums: Record<string, number> = {};
+  const system: Record<string, number> = {};
   for (const [name, leaders] of Object.entries(groups)) {
     if (!leaders.every((leader) => all.some((p) => p.pgrp === leader))) throw new Error(`a process of ${name} is gone`);
-    sums[name] = all.filter((p) => leaders.includes(p.pgrp)).reduce((sum, p) => sum + p.ms, 0);
+    const members = all.filter((p) => leaders.includes(p.pgrp));
+    sums[name] = members.reduce((sum, p) => sum + p.ms, 0);
+    system[name] = members.reduce((sum, p) => sum + p.systemMs, 0);
   }
   const self = process.cpuUsage();
-  return { groups: sums, self: (self.user + self.system) / 1000 };
+  return { groups: sums, system, self: (self.user + self.system) / 1000 };
 }
 
 /** CPU ms per request of each group, and of this process, between two snapshots. */
@@ -55,11 +67,15 @@ export class CpuMeter {
   used(): Record<string, number> {
     return this.perRequest(1).cpu;
   }
-  perRequest(requests: number): { cpu: Record<string, number>; selfCpu: number } {
+  perRequest(requests: number): { cpu: Record<string, number>; systemCpu: Record<string, number>; selfCpu: number } {
     const end = snapshot(this.groups);
     const cpu: Record<string, number> = {};
-    for (const name of Object.keys(this.groups)) cpu[name] = (end.groups[name]! - this.start.groups[name]!) / requests;
-    return { cpu, selfCpu: (end.self - this.start.self) / requests };
+    const systemCpu: Record<string, number> = {};
+    for (const name of Object.keys(this.groups)) {
+      cpu[name] = (end.groups[name]! - this.start.groups[name]!) / requests;
+      systemCpu[name] = (end.system[name]! - this.start.system[name]!) / requests;
+    }
+    return { cpu, systemCpu, selfCpu: (end.self - this.start.self) / requests };
   }
 }
 
@@ -81,6 +97,8 @@ export interface Burst {
   p50: number;
   /** CPU ms per request of each group of `pids`. */
   cpu: Record<string, number>;
+  /** Of which system (kernel) CPU ms per request. */
+  systemCpu: Record<string, number>;
   /** CPU ms per request of this process: the client (and the Services, on npm start's topology). */
   selfCpu: number;
 }

@@ -96,10 +96,15 @@ export const METHODS = `How the CPU rows and targets are measured:
 - **The splitter's own work** ("cpu per call"): a splitter pod calling one greeter pod straight
   (no Service, no probes), sequential splits on one connection for a few seconds: the
   splitter's CPU per split against the greeter's CPU per call in the same splits, on each engine.
-- **The fan-out's floor**: (16 x the greeter's CPU per call in 16-name splits + the splitter's
-  own CPU per 16-name split) / the cores Node may use (os.availableParallelism()): the time a
-  16-name split would take with its CPU spread over every core and nothing waiting. The
-  16-name p50 on npm start's topology is judged against it; the twin's Services run in the
-  bench's own process, whose CPU per split is shown beside the client's alone.
+  The same split refused before any call (an empty name, 400) shows what the outgoing call costs
+  the splitter. 16-name splits show what a greeter call costs when 16 run at once, on that one
+  greeter pod and over the topology's greeter pods (their probes' few requests included), and
+  how much of it is system (kernel) time, stime alone.
+- **The fan-out's floor**: (16 x the CPU of one greeter call, one at a time + the splitter's own
+  CPU per 16-name split) / the cores Node may use (os.availableParallelism()): the time a
+  16-name split would take with its CPU spread over every core and nothing waiting. The 16-name
+  p50 on npm start's topology is judged against it; the twin's Services run in the bench's own
+  process, whose CPU per split is shown beside the client's alone. Other work on the machine
+  takes cores from the split and shows in the ratio too: the header gives the load average.
 - **Ratios** are value / the same-run baseline; each says whether higher or lower is better, and
   each target line gives the ratio (or, for a limit, the value over the limit) it was judged on.`;
