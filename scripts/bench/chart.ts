@@ -1,6 +1,7 @@
 // The benchmark as one picture: every ratio against its same-run baseline, on a
-// log scale with 1 marked; each label says whether higher or lower is better, since a
-// req/s ratio and a latency ratio read in opposite directions.
+// log scale with 1 marked; each label starts with whether higher or lower is better, since a
+// req/s ratio and a latency ratio read in opposite directions, and a bar with a target says
+// whether it was met.
 import * as vega from "vega";
 import { compile, type TopLevelSpec } from "vega-lite";
 import { better, type Row } from "./report";
@@ -9,14 +10,15 @@ export async function ratioChartSvg(rows: readonly Row[], subtitle: string): Pro
   const values = rows
     .filter((r) => r.ratio !== undefined && r.baseline)
     .map((r) => ({
-      label: `${r.section}: ${r.metric}  ÷  ${r.baseline!.label}  (${better(r.unit)} is better)`,
+      // The reading first, so no label is cut before it says which way is good.
+      label: `${better(r.unit)} is better | ${r.section}: ${r.metric}  ÷  ${r.baseline!.label}`,
       section: r.section,
       ratio: r.ratio!,
-      text: `${r.ratio! >= 10 ? r.ratio!.toFixed(0) : r.ratio!.toFixed(2)}x`,
+      text: `${r.ratio! >= 10 ? r.ratio!.toFixed(0) : r.ratio!.toFixed(2)}x${r.target ? (r.target.met ? ", target met" : ", target MISSED") : ""}`,
       // Labels sit right of the bar's outer end, or right of 1 for bars that grow left.
       textAt: Math.max(r.ratio!, 1),
     }));
-  const y = { field: "label", type: "nominal", sort: null, title: null, axis: { labelLimit: 520 } } as const;
+  const y = { field: "label", type: "nominal", sort: null, title: null, axis: { labelLimit: 1000 } } as const;
   const spec: TopLevelSpec = {
     $schema: "https://vega.github.io/schema/vega-lite/v6.json",
     title: { text: "wasm-pods: each measurement divided by its baseline (same run)", subtitle },
@@ -30,7 +32,8 @@ export async function ratioChartSvg(rows: readonly Row[], subtitle: string): Pro
           x: { field: "ratio", type: "quantitative", scale: { type: "log" }, title: "ratio (log scale; 1 = same as baseline)" },
           x2: { datum: 1 },
           y,
-          color: { field: "section", type: "nominal", title: "section" },
+          // More sections than the default palette has colours: one each.
+          color: { field: "section", type: "nominal", title: "section", scale: { scheme: "tableau20" } },
         },
       },
       {

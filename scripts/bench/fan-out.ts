@@ -92,6 +92,7 @@ async function directCpu(kind: Engine) {
 
 export async function fanOut(): Promise<Row[]> {
   log(`== splitter fan-out: p50 at 1 connection, median of ${ROUNDS} rounds; pod memory after it; CPU per call (${CORES} cores)`);
+  const cpuRows: Row[] = [];
   const rows: Row[] = [];
   const topologies = {} as Record<Engine, Awaited<ReturnType<typeof topologyFanOut>>>;
   for (const kind of ["local-jco", "local-wasmtime"] as const) {
@@ -105,13 +106,15 @@ export async function fanOut(): Promise<Row[]> {
     const floorLabel = `CPU floor: (16 x one greeter call + splitter's own CPU) / ${CORES} cores`;
     const ownWork = row("cpu per call", `${e}: splitter's own CPU per /split, 1 name`, cpu.splitter1, "ms", { label: "greeter CPU per call", value: cpu.greeterPerCall1 });
     const topologyGreeterPerCall = topology.cpu.cpu.greeter! / 16;
-    rows.push(
+    cpuRows.push(
       kind === "local-wasmtime" ? ratioTarget(ownWork, "<= 1.0x the greeter's CPU per call", 1) : ownWork,
       row("cpu per call", `${e}: splitter's CPU per /split refused before any call (400)`, cpu.splitterRefused, "ms", { label: "/split, 1 name", value: cpu.splitter1 }),
       row("cpu per call", `${e}: splitter's own CPU per /split, 16 names`, cpu.splitter16, "ms", { label: "1 name", value: cpu.splitter1 }),
       row("cpu per call", `${e}: greeter CPU per call, 16 at once on one greeter pod`, cpu.greeterPerCall16, "ms", { label: "one at a time", value: cpu.greeterPerCall1 }),
       row("cpu per call", `${e}: greeter system (kernel) CPU per call, 16 at once on one greeter pod`, cpu.greeterSystemPerCall16, "ms", { label: "one at a time", value: cpu.greeterSystemPerCall1 }),
       row("cpu per call", `${e}: greeter CPU per call, 16 at once over the topology's greeter pods`, topologyGreeterPerCall, "ms", { label: "one at a time", value: cpu.greeterPerCall1 }),
+    );
+    rows.push(
       ratioTarget(
         row("fan-out", `${e} topology /split, 16 names, p50`, topology.p50s[16], "ms", { label: floorLabel, value: floor }),
         "<= 1.25x the CPU floor",
@@ -138,6 +141,7 @@ export async function fanOut(): Promise<Row[]> {
   const jco = topologies["local-jco"];
   const wasmtime = topologies["local-wasmtime"];
   return [
+    ...cpuRows,
     ...rows,
     row("fan-out", "jco topology /split, 4 names, p50", jco.p50s[4], "ms", { label: "1 name", value: jco.p50s[1] }),
     row("fan-out", "native Node /split, 16 names, p50", native[16], "ms", { label: "native, 1 name", value: native[1] }),
