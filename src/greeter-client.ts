@@ -15,7 +15,7 @@ export interface GreeterCall {
   timeoutMs: number;
   requestId: string;
   fetch: Fetch;
-  /** The caller's own cancel: a split that gives up ends the calls it started. */
+  /** The caller's deadline, when it has one of its own (a split's, from its start): its abort is a timeout. */
   signal?: AbortSignal;
 }
 
@@ -50,15 +50,17 @@ export function greeterUrlFor(baseUrl: string, name: string): string {
 export async function askGreeter(name: string, call: GreeterCall): Promise<Outcome> {
   const started = Date.now();
   const controller = new AbortController();
-  const cancel = () => controller.abort();
-  call.signal?.addEventListener("abort", cancel, { once: true });
   let timer: ReturnType<typeof setTimeout> | undefined;
-  // The race keeps the deadline even if a host is slow to act on the abort.
+  let expire = () => {};
+  // The race keeps the deadline even if a host is slow to act on the abort. The caller's
+  // signal is its deadline too (a split's, shared by its calls): what was cut is a timeout.
   const deadline = new Promise<"timeout">((resolve) => {
-    timer = setTimeout(() => {
+    expire = () => {
       controller.abort();
       resolve("timeout");
-    }, call.timeoutMs);
+    };
+    call.signal?.addEventListener("abort", expire, { once: true });
+    timer = setTimeout(expire, call.timeoutMs);
   });
   try {
     const work = attempt(name, call, controller.signal).catch((error: unknown): Failure | "timeout" =>
@@ -74,7 +76,7 @@ export async function askGreeter(name: string, call: GreeterCall): Promise<Outco
     return { ok: true, part: { ...result, ms: Date.now() - started } };
   } finally {
     clearTimeout(timer);
-    call.signal?.removeEventListener("abort", cancel);
+    call.signal?.removeEventListener("abort", expire);
     // Whatever is still in flight (a stalled or endless answer) is cancelled, not left to buffer.
     controller.abort();
   }

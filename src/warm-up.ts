@@ -7,10 +7,11 @@
 // numbers into the heap, or touch the network: the configurations are made up,
 // the request ids are sent, and the splitter's greeter is the greeter router in
 // process. StarlingMonkey refuses timers before the first request, so a split's
-// deadline cannot be armed here and the split answers 500; its calls still run
-// to the end against that greeter, which is what compiles them.
+// deadline cannot be armed here and the split answers 500 before it calls anyone:
+// its calls are warmed one by one instead (a call's own timer fails the same way,
+// but the call still runs to the end against that greeter, which compiles it).
 import { parseConfig } from "./config";
-import type { Fetch } from "./greeter-client";
+import { askGreeter, type Fetch } from "./greeter-client";
 import type { RequestBindings } from "./http";
 import type { Routers } from "./router";
 
@@ -26,6 +27,10 @@ export async function warmUp(routers: Routers): Promise<void> {
   const inProcessGreeter: Fetch = async (url, init) =>
     routers.forConfig(greeterConfig).request(url, init, { config: greeterConfig, fetch: inProcessGreeter });
 
+  for (const name of ["Sherlock", "Po"]) {
+    const call = { baseUrl: "http://greeter.warm-up:70", timeoutMs: 1_000, requestId: "warm-up", fetch: inProcessGreeter };
+    await askGreeter(name, call).catch(() => undefined);
+  }
   for (const { role, app } of routers.all) {
     if (!role) continue;
     const config = parseConfig({ ROLE: role.name, POD_NAME: "warm-up", GREETER_URL: "http://greeter.warm-up:70" });

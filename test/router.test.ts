@@ -313,31 +313,46 @@ describe("splitter, downstream by injected fetch", () => {
     expect(await res.json()).toEqual({ error: 'could not greet "Po": the greeter did not answer within 100 ms', status: 504 });
   });
 
-  it("a split that cannot start its calls within a quarter of GREETER_TIMEOUT_MS is refused early: 503, Retry-After, its started calls ended", async () => {
-    // Each start blocks this thread for 150 ms, as a start does on a host starved of CPU:
-    // the budget (2000 / 4 = 500 ms) runs out after at most four of the sixteen.
+  /** A greeter by injected fetch whose every call takes `startMs` of this thread to start (a host starved of CPU) and never answers. */
+  const slowToStart = (startMs: number, signals: AbortSignal[]): Fetch => (_url, init) => {
+    const until = performance.now() + startMs;
+    while (performance.now() < until);
+    signals.push(init!.signal!);
+    return never(_url, init);
+  };
+
+  it("one deadline for the whole split: calls started late get what is left of it, and the 504 comes at the deadline, not later", async () => {
+    // Four starts of 400 ms each: with a deadline per call the last would end at 1200 + 2000 ms.
     const signals: AbortSignal[] = [];
-    const slowToStart: Fetch = (_url, init) => {
-      const until = performance.now() + 150;
-      while (performance.now() < until);
-      signals.push(init!.signal!);
-      return new Promise(() => {});
-    };
+    const started = performance.now();
+    const res = await router({ ROLE: "splitter", GREETER_TIMEOUT_MS: "2000" }, slowToStart(400, signals)).request("/split/A1,A2,A3,A4");
+    const elapsed = performance.now() - started;
+    expect(res.status).toBe(504);
+    expect(signals).toHaveLength(4);
+    expect(elapsed).toBeGreaterThanOrEqual(2_000 - TIMER_SLACK_MS);
+    expect(elapsed).toBeLessThan(2_000 + BUSY_MACHINE_MARGIN_MS);
+  });
+
+  it("a split that cannot start its calls before its deadline is refused: 503, Retry-After, the calls it started ended", async () => {
+    // Each start takes 150 ms: the 600 ms deadline passes after at most four of the sixteen.
+    const signals: AbortSignal[] = [];
     const started = performance.now();
     const names = Array.from({ length: 16 }, (_, i) => `N${i}`).join(",");
-    const res = await router({ ROLE: "splitter", GREETER_TIMEOUT_MS: "2000" }, slowToStart).request(`/split/${names}`, { headers: JSON_ACCEPT });
-    expect(performance.now() - started).toBeLessThan(2_000);
+    const res = await router({ ROLE: "splitter", GREETER_TIMEOUT_MS: "600" }, slowToStart(150, signals)).request(`/split/${names}`, { headers: JSON_ACCEPT });
+    const elapsed = performance.now() - started;
     expect(res.status).toBe(503);
     expect(res.headers.get("retry-after")).toBe("1");
     expect(res.headers.get("x-served-by")).toBe("pod-1");
-    const body = (await res.json()) as { error: string; status: number };
-    expect(body).toEqual({
-      error: `the splitter is overloaded: it started ${signals.length} of 16 greeter calls in 500 ms, the share of GREETER_TIMEOUT_MS (2000 ms) a split may spend starting them; retry later`,
+    expect(await res.json()).toEqual({
+      error: `the splitter is overloaded: it started ${signals.length} of 16 greeter calls before its deadline (GREETER_TIMEOUT_MS, 600 ms) passed; retry later`,
       status: 503,
     });
     expect(signals.length).toBeGreaterThanOrEqual(1);
     expect(signals.length).toBeLessThanOrEqual(4);
     expect(signals.every((signal) => signal.aborted)).toBe(true);
+    // Not before the deadline (the calls might still have started), not much after it.
+    expect(elapsed).toBeGreaterThanOrEqual(600);
+    expect(elapsed).toBeLessThan(600 + 150 + BUSY_MACHINE_MARGIN_MS);
   });
 
   it("accepts the configuration limits: https, GREETER_TIMEOUT_MS=60000, MAX_NAMES=256", async () => {
