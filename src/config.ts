@@ -12,7 +12,7 @@ export interface Config {
   role: Role;
   /** Base URL of the greeter service the splitter calls (no trailing slash). */
   greeterUrl: string;
-  /** Deadline for each downstream call, retry included. */
+  /** Deadline of a split's downstream calls, from the split's start, retries included. */
   greeterTimeoutMs: number;
   /** Most names one /split request may carry. */
   maxNames: number;
