@@ -63,10 +63,6 @@ export class CpuMeter {
   constructor(private readonly groups: Record<string, number[]>) {
     this.start = snapshot(groups);
   }
-  /** CPU ms each group used since the meter started. */
-  used(): Record<string, number> {
-    return this.perRequest(1).cpu;
-  }
   perRequest(requests: number): { cpu: Record<string, number>; systemCpu: Record<string, number>; selfCpu: number } {
     const end = snapshot(this.groups);
     const cpu: Record<string, number> = {};

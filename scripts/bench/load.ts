@@ -6,7 +6,7 @@ import { medianLatency, type RoundResult, runLoad, summarize } from "../../lib/l
 import { ROOT } from "../../lib/build";
 import { bundleSync, COMPONENT_FLAGS } from "../../lib/esbuild";
 import { waitFor200 } from "../../lib/wait";
-import { CpuMeter, pidsOf } from "./cpu";
+import { burst, CpuMeter, pidsOf } from "./cpu";
 import { HOST_LABELS, type HostKind, runtimeFor, startHost } from "./hosts";
 import { ratioTarget, type Row, row } from "./report";
 import { LATENCY, LOAD, log, ROUNDS } from "./settings";
@@ -41,7 +41,12 @@ async function startRole(kind: HostKind, role: "greeter" | "splitter") {
 const THROUGHPUT_HOSTS: HostKind[] = ["native", "jco-serve", "local-jco", "local-wasmtime"];
 
 /** A host's medians under load, and the CPU its pods used per request over the measured rounds (ms, by pod role). */
-type Measured = RoundResult & { cpu: Record<string, number> };
+type Measured = RoundResult & {
+  cpu: Record<string, number>;
+  systemCpu: Record<string, number>;
+  /** wasmtime and the empty component: the role pod's CPU per request one at a time (user + system, and system). */
+  sequential?: { cpu: number; systemCpu: number };
+};
 
 /**
  * Rounds are interleaved across hosts (round 1 of each, then round 2 of each, ...)
@@ -62,18 +67,21 @@ async function throughputOf(role: "greeter" | "splitter", empty?: string): Promi
     }
     const rounds = new Map<HostKind | "empty", RoundResult[]>(kinds.map((kind) => [kind, []]));
     const cpuMs = new Map<HostKind | "empty", Record<string, number>>(kinds.map((kind) => [kind, {}]));
+    const systemMs = new Map<HostKind | "empty", Record<string, number>>(kinds.map((kind) => [kind, {}]));
     for (let round = 0; round <= ROUNDS; round++) {
       for (const [i, kind] of kinds.entries()) {
         // Round 0 is each host's warm-up.
         const seconds = round === 0 ? LOAD.warmupSeconds : LOAD.seconds;
         const meter = new CpuMeter(pidsOf(hosts[i]!.pods));
         const result = await runLoad({ ...LOAD, seconds, rounds: 1, warmupSeconds: 0, url: hosts[i]!.url });
-        const used = meter.used();
+        const used = meter.perRequest(1);
         if (result.median.non2xx || result.median.errors) throw new Error(`${role} on ${kind}: non-2xx or errors under load`);
         if (round > 0) {
           rounds.get(kind)!.push(result.median);
           const sums = cpuMs.get(kind)!;
-          for (const [pod, ms] of Object.entries(used)) sums[pod] = (sums[pod] ?? 0) + ms;
+          const systemSums = systemMs.get(kind)!;
+          for (const [pod, ms] of Object.entries(used.cpu)) sums[pod] = (sums[pod] ?? 0) + ms;
+          for (const [pod, ms] of Object.entries(used.systemCpu)) systemSums[pod] = (systemSums[pod] ?? 0) + ms;
         }
       }
     }
@@ -82,10 +90,20 @@ async function throughputOf(role: "greeter" | "splitter", empty?: string): Promi
       const results = rounds.get(kind)!;
       const requests = results.reduce((sum, r) => sum + r.requests, 0);
       const cpu = Object.fromEntries(Object.entries(cpuMs.get(kind)!).map(([pod, ms]) => [pod, ms / requests]));
-      measured[kind] = { ...summarize(results), cpu };
+      const systemCpu = Object.fromEntries(Object.entries(systemMs.get(kind)!).map(([pod, ms]) => [pod, ms / requests]));
+      measured[kind] = { ...summarize(results), cpu, systemCpu };
       const label = kind === "empty" ? "an empty component on wasmtime 27" : HOST_LABELS[kind];
       const cpuText = Object.entries(cpu).map(([pod, ms]) => `${pod} ${ms.toFixed(2)}`).join(", ");
       log(`   ${role} on ${label}: ${results.map((r) => r.rps.toFixed(0)).join(", ")} req/s; p99 ${measured[kind].p99} ms; CPU ms per request: ${cpuText}`);
+    }
+    if (empty) {
+      // The same two one request at a time: each instance alone, with no other in its process.
+      for (const kind of ["local-wasmtime", "empty"] as const) {
+        const host = hosts[kinds.indexOf(kind)]!;
+        const one = await burst(host.url, pidsOf(host.pods), { requests: 2_000, seconds: 3 });
+        measured[kind].sequential = { cpu: one.cpu[role]!, systemCpu: one.systemCpu[role]! };
+        log(`   ${role} on ${kind === "empty" ? "an empty component on wasmtime 27" : HOST_LABELS[kind]}, one request at a time: CPU ${one.cpu[role]!.toFixed(2)} ms per request (system ${one.systemCpu[role]!.toFixed(2)})`);
+      }
     }
     return measured;
   } finally {
@@ -117,6 +135,8 @@ export async function throughput(emptyComponent: string): Promise<Row[]> {
           0.9,
         ),
         row(section, "wasmtime: greeter CPU per request", wasmtime.cpu.greeter!, "ms", { label: "an empty component", value: medians.empty.cpu.greeter! }),
+        row(section, "wasmtime: greeter system (kernel) CPU per request", wasmtime.systemCpu.greeter!, "ms", { label: "an empty component", value: medians.empty.systemCpu.greeter! }),
+        row(section, "wasmtime: greeter CPU per request, one at a time", wasmtime.sequential!.cpu, "ms", { label: "an empty component, one at a time", value: medians.empty.sequential!.cpu }),
         row(section, "wasmtime req/s", wasmtime.rps, "req/s", { label: "local host (jco)", value: local.rps }),
       );
     } else {

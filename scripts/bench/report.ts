@@ -36,13 +36,14 @@ function ratioText(r: Row): string {
  * better"), so every target line carries the figure it was judged on, met or missed.
  */
 export function withTarget(r: Row, text: string, met: boolean, measured?: string): Row {
-  const shown = measured ?? (r.ratio === undefined ? formatValue(r.value, r.unit) : `${r.ratio.toFixed(2)}x, ${better(r.unit)} is better`);
+  // Three decimals, as the ratio column: a miss never shows as its limit rounded (0.899 as 0.90).
+  const shown = measured ?? (r.ratio === undefined ? formatValue(r.value, r.unit) : `${r.ratio.toFixed(3)}x, ${better(r.unit)} is better`);
   return { ...r, target: { text, met, measured: shown } };
 }
 
 /** An absolute limit (a size, a time), judged and shown as the value's ratio to it; lower is better. */
 export function limitTarget(r: Row, text: string, limit: number): Row {
-  return withTarget(r, text, r.value <= limit, `${formatValue(r.value, r.unit)}, ${(r.value / limit).toFixed(2)}x the limit, lower is better`);
+  return withTarget(r, text, r.value <= limit, `${formatValue(r.value, r.unit)}, ${(r.value / limit).toFixed(3)}x the limit, lower is better`);
 }
 
 /** A ratio target: `r.ratio` against `limit`, met when it lies on the good side of it (or on it). */
@@ -93,6 +94,8 @@ export const METHODS = `How the CPU rows and targets are measured:
   splitter's figure is its own work only: parsing, its outgoing calls and joining the answers,
   not its greeter's. Under load ("greeter load", "splitter load") it is taken over the measured
   rounds; a few requests in flight as a round stops (at most one per connection) are not counted.
+  The greeter and the empty component on wasmtime are also measured one request at a time, so
+  that the app's own work shows apart from what instances running at once cost each other.
 - **The splitter's own work** ("cpu per call"): a splitter pod calling one greeter pod straight
   (no Service, no probes), sequential splits on one connection for a few seconds: the
   splitter's CPU per split against the greeter's CPU per call in the same splits, on each engine.
