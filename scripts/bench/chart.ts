@@ -14,7 +14,10 @@ export async function ratioChartSvg(rows: readonly Row[], subtitle: string): Pro
       label: `${better(r.unit)} is better | ${r.section}: ${r.metric}  ÷  ${r.baseline!.label}`,
       section: r.section,
       ratio: r.ratio!,
-      text: `${r.ratio! >= 10 ? r.ratio!.toFixed(0) : r.ratio!.toFixed(2)}x${r.target ? (r.target.met ? ", target met" : ", target MISSED") : ""}`,
+      // A target's ratio with the table's three decimals, so a miss never reads as its limit.
+      text: r.target
+        ? `${r.ratio!.toFixed(3)}x, target ${r.target.met ? "met" : "MISSED"}`
+        : `${r.ratio! >= 10 ? r.ratio!.toFixed(0) : r.ratio!.toFixed(2)}x`,
       // Labels sit right of the bar's outer end, or right of 1 for bars that grow left.
       textAt: Math.max(r.ratio!, 1),
     }));
