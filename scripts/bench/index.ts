@@ -1,6 +1,7 @@
 // npm run bench: the component against its baselines, every pair measured in
 // the same run, bounded, loopback only. Prints a table, writes
 // bench/results.json, bench/results.md and bench/chart.svg. One module per section.
+import { execFileSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, release, tmpdir } from "node:os";
 import { join } from "node:path";
@@ -43,6 +44,16 @@ const SECTIONS: Record<string, (context: Context) => Promise<Row[]>> = {
   engine: async (context) => engine(context.componentizeMs),
 };
 
+/** The commit the component was built from, and whether src/ or wit/ differed from it (a build reads the work tree). */
+function sourceRevision(): { commit: string; uncommittedSource: boolean } | undefined {
+  try {
+    const git = (...args: string[]) => execFileSync("git", args, { cwd: ROOT, encoding: "utf8" }).trim();
+    return { commit: git("rev-parse", "--short", "HEAD"), uncommittedSource: git("status", "--porcelain", "--", "src", "wit") !== "" };
+  } catch {
+    return undefined; // not a git checkout
+  }
+}
+
 async function main() {
   const started = performance.now();
   ensureBuilt([COMPONENT, IMAGE_TARBALL]);
@@ -52,6 +63,7 @@ async function main() {
   const machine = { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? "unknown", node: process.version, kernel: release() };
   // Other work on the machine shifts every figure; the same-run ratios less so. The run records it.
   const loadAtStart = loadavg()[0]!;
+  const source = sourceRevision();
   log(`wasm-pods benchmark on ${machine.cpus} x ${machine.cpuModel}, Node ${machine.node}`);
 
   // `npm run bench -- --only shim` measures one section and writes bench/results-shim.*,
@@ -78,15 +90,18 @@ async function main() {
   mkdirSync(OUT_DIR, { recursive: true });
   const subtitle = `${machine.cpus} x ${machine.cpuModel}, Node ${machine.node}`;
   const loadAverage = { start: loadAtStart, end: loadavg()[0]! };
-  const results = { date: new Date().toISOString(), machine, loadAverage, load: LOAD, coldStarts: COLD_STARTS, rows, seconds: Math.round((performance.now() - started) / 1000) };
+  const results = { date: new Date().toISOString(), machine, source, loadAverage, load: LOAD, coldStarts: COLD_STARTS, rows, seconds: Math.round((performance.now() - started) / 1000) };
   const name = only ? `results-${only}` : "results";
   const dir = only === undefined || only === "shim" ? OUT_DIR : tmpdir();
   const notes = only === undefined ? `\n${METHODS}\n` : "";
   writeFileSync(join(dir, `${name}.json`), `${JSON.stringify(results, null, 2)}\n`);
-  writeFileSync(join(dir, `${name}.md`), `Measured ${results.date.slice(0, 10)} on ${subtitle}; 1-minute load average ${loadAverage.start.toFixed(2)} at the start, ${loadAverage.end.toFixed(2)} at the end.\n\n${formatMarkdown(rows)}\n${notes}`);
+  writeFileSync(join(dir, `${name}.md`), `Measured ${results.date.slice(0, 10)} on ${subtitle}; 1-minute load average ${loadAverage.start.toFixed(2)} at the start, ${loadAverage.end.toFixed(2)} at the end${sourceText(source)}.\n\n${formatMarkdown(rows)}\n${notes}`);
   if (!only) writeFileSync(join(dir, "chart.svg"), await ratioChartSvg(rows, subtitle));
   log(`wrote ${join(dir, name)}.json, .md${only ? "" : ", bench/chart.svg"} (${results.seconds} s)`);
 }
+
+const sourceText = (source: ReturnType<typeof sourceRevision>) =>
+  source ? `; work tree at ${source.commit}, src/ and wit/ ${source.uncommittedSource ? "with uncommitted changes" : "as committed"}` : "";
 
 // Whatever ends the run, no host it started keeps running.
 process.on("exit", killAllGroupsNow);
