@@ -17,7 +17,7 @@ import { Kubelet, type PodEvent, type Probes } from "./kubelet";
 import { portHolder } from "../lib/processes";
 import { hostPort } from "../lib/address";
 import type { Build, Runtime } from "./runtimes";
-import { createService, type RequestRecord, type Service } from "./service";
+import { createService, type RequestRecord, type Service, type ServiceDoor, serviceDoor } from "./service";
 import { errorText } from "../lib/errors";
 
 /** The probes of kustomize/base/deployment.yaml (both roles share them). */
@@ -72,6 +72,8 @@ const INTERNAL_HOST = "127.0.0.1";
  * default unless the Deployment sets it). kube-proxy has no such limit; the twin adds it so nothing hangs.
  */
 const SERVICE_DEADLINE_MS = 10_000;
+/** How often the Services' doors follow the endpoints besides the pods' events. */
+const DOOR_SYNC_MS = 100;
 
 export const DEFAULT_SPLITTER_PORT = SPLITTER_SERVICE.nodePort;
 export const DEFAULT_GREETER_PORT = GREETER_SERVICE.nodePort;
@@ -119,6 +121,9 @@ export interface Cluster {
 
 interface Listener {
   server: Server;
+  host: string;
+  /** The port it is bound to (the one asked for, or the one the system gave for 0). */
+  port: number;
   url: string;
   close(): Promise<void>;
 }
@@ -136,18 +141,41 @@ function listenFailureMessage(code: string | undefined, host: string, port: numb
   }
 }
 
-function listen(host: string, port: number, what: string, handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<Listener> {
+/**
+ * Where "any free port" is looked for: below Linux's ephemeral range (32768-60999), from which
+ * outgoing connections and other programs' port 0 take theirs. A Service's door closes while it
+ * has no ready endpoint; a port from that range could be taken meanwhile by one of the twin's own
+ * connections to a pod, and the door could not open again.
+ */
+const ANY_PORT_RANGE = { from: 20_000, to: 29_999 };
+const ANY_PORT_TRIES = 50;
+
+async function listen(host: string, port: number, what: string, handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<Listener> {
+  if (port !== 0) return listenOn(host, port, what, handler);
+  for (let tries = 1; ; tries++) {
+    const candidate = ANY_PORT_RANGE.from + Math.floor(Math.random() * (ANY_PORT_RANGE.to - ANY_PORT_RANGE.from + 1));
+    try {
+      return await listenOn(host, candidate, what, handler);
+    } catch (error) {
+      if (tries >= ANY_PORT_TRIES || (error as NodeJS.ErrnoException).code !== "EADDRINUSE") throw error;
+    }
+  }
+}
+
+function listenOn(host: string, port: number, what: string, handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<Listener> {
   // A Service's connections get an ingress's limits (idle, stalled, pipelined: host/connections.ts).
   const server = guardedServer(handler, "service");
   return new Promise((resolveListener, reject) => {
     server.once("error", (error: NodeJS.ErrnoException) => {
       const holder = error.code === "EADDRINUSE" ? portHolder(port) : undefined;
-      reject(new Error(listenFailureMessage(error.code, host, port, what, holder)));
+      reject(Object.assign(new Error(listenFailureMessage(error.code, host, port, what, holder)), { code: error.code }));
     });
     server.listen(port, host, () => {
       const bound = (server.address() as AddressInfo).port;
       resolveListener({
         server,
+        host,
+        port: bound,
         url: `http://${hostPort(host, bound)}`,
         close: () =>
           new Promise<void>((closed) => {
@@ -171,10 +199,27 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
   const splitters = createService({ name: SPLITTER_SERVICE.name, endpoints: endpointsOf("splitter"), onRequest, deadlineMs });
   const services: Service[] = [greeters, splitters];
   const listeners: Listener[] = [];
+  /** Each listener's door: open while its Service has a ready endpoint, refusing connections while it has none. */
+  const doors: ServiceDoor[] = [];
+  const syncDoors = () => {
+    for (const door of doors) door.sync();
+  };
+  // kube-proxy follows the endpoints as they change; so do the doors, on every pod event and
+  // at a short period besides (a pod leaves its endpoints without an event of its own, e.g. when it is stopped).
+  const doorSync = setInterval(syncDoors, DOOR_SYNC_MS);
+  doorSync.unref();
   const closeNetwork = async () => {
+    clearInterval(doorSync);
+    for (const door of doors) door.shut();
     await Promise.all(listeners.map((l) => l.close()));
     for (const service of services) service.close();
   };
+  const openDoor = (listener: Listener, role: string, what: string) =>
+    doors.push(
+      serviceDoor(listener.server, listener.host, listener.port, () => endpointsOf(role)().length > 0, (error) =>
+        log({ kind: "rollout", message: `${what}: cannot listen again on ${hostPort(listener.host, listener.port)} (${error.code ?? error.message}); retrying` }),
+      ),
+    );
 
   // The Services first: a busy NodePort is reported before any pod starts.
   let splitterUrl: string;
@@ -201,6 +246,10 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     );
     listeners.push(clusterIp);
     clusterIpUrl = clusterIp.url;
+    openDoor(splitterNodePort, "splitter", "splitter NodePort");
+    for (const listener of listeners.slice(1)) openDoor(listener, "greeter", listener === clusterIp ? "greeter ClusterIP" : "greeter NodePort");
+    // No pod is ready yet: the ports are ours (a busy one was reported above), closed until one is.
+    syncDoors();
   } catch (error) {
     await closeNetwork();
     throw error;
@@ -242,7 +291,11 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
       build: podBuild,
       host: INTERNAL_HOST,
       probes: PROBES,
-      onEvent: log,
+      onEvent: (event) => {
+        log(event);
+        // After the kubelet has acted on what it reports (a pod ready joins its endpoints then).
+        setImmediate(syncDoors);
+      },
     });
   };
   for (const deployment of DEPLOYMENTS) {
@@ -264,6 +317,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
           log({ kind: "rollout", message: `${deployment.name} -> ${label}: stopped, ${errorText(error)}; the pods not yet replaced keep serving` });
           return false;
         }
+        syncDoors();
         pod.beginTermination();
         // Requests already sent to it finish there; none are sent any more.
         const drained = await pollUntil(() => services.every((service) => service.inFlight(pod.name) === 0), 10_000);
@@ -288,6 +342,8 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     await stop();
     throw new Error(`a pod did not start: ${errorText(error)}`);
   }
+  // Every pod is ready: the Services take connections from now on.
+  syncDoors();
 
   return {
     splitterUrl,

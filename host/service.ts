@@ -1,14 +1,15 @@
 // A Kubernetes Service in the local twin: each request goes to the next ready
 // endpoint of the Service's pods, once. Like kube-proxy it never retries: a
-// request to an endpoint that just died fails as a connection failure, and no
-// ready endpoint at all fails the connection too, so the splitter's own retry
-// and error handling are what the fault tests measure.
+// request to an endpoint that just died fails as a connection failure, and while
+// the Service has no ready endpoint its doors refuse connections (kube-proxy's
+// REJECT rule: the client sees ECONNREFUSED), so the splitter's own retry and
+// error handling are what the fault tests measure.
 //
 // HTTP-level rather than TCP-level, so every request is logged with the pod that
 // answered it and a keep-alive client is spread per request (kube-proxy spreads
 // per connection; wasmtime's outgoing handler opens one connection per request,
 // so for the splitter's calls the two agree).
-import { Agent, type IncomingMessage, type ServerResponse } from "node:http";
+import { Agent, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { DEFAULT_CONNECTION_LIMITS } from "./connections";
 import { forward, type ForwardResult } from "./proxy";
 
@@ -73,7 +74,8 @@ export function createService(options: ServiceOptions): Service {
 
     const endpoints = options.endpoints();
     if (endpoints.length === 0) {
-      // kube-proxy rejects a connection to a Service without ready endpoints.
+      // A connection opened while there was an endpoint: its door has closed since (ServiceDoor),
+      // and the request fails as a connection failure, never with an answer made up here.
       res.socket?.destroy();
       record("-", "reset (no ready endpoints)");
       return;
@@ -107,4 +109,39 @@ function describe(result: ForwardResult): string {
     case "client-gone":
       return "gone (client left)";
   }
+}
+
+/**
+ * A Service's listening socket (a NodePort or the ClusterIP), opened and closed as
+ * kube-proxy's rules change: while the Service has no ready endpoint new connections
+ * are refused (ECONNREFUSED), connections already open stay. `sync` is called when
+ * endpoints may have changed; the server must have been listening on `port` once.
+ */
+export interface ServiceDoor {
+  sync(): void;
+  /** Closes it for good. */
+  shut(): void;
+}
+
+export function serviceDoor(
+  server: Server,
+  host: string,
+  port: number,
+  hasEndpoints: () => boolean,
+  onListenError: (error: NodeJS.ErrnoException) => void,
+): ServiceDoor {
+  let shut = false;
+  // A failed listen again (the port taken meanwhile) leaves the door closed; the next sync retries it.
+  server.on("error", onListenError);
+  return {
+    sync() {
+      if (shut) return;
+      const open = hasEndpoints();
+      if (open && !server.listening) server.listen(port, host);
+      else if (!open && server.listening) server.close();
+    },
+    shut() {
+      shut = true;
+    },
+  };
 }

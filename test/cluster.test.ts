@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Cluster, DEPLOYMENTS, GREETER_SERVICE, type LogEntry, PROBES, SPLITTER_SERVICE, startCluster } from "../host/cluster";
 import { restartDelayMs, nextCrashCount, scaledProbe } from "../host/kubelet";
 import { requireRuntime } from "../host/runtimes";
-import { createService, type Endpoint, type RequestRecord } from "../host/service";
+import { createService, type Endpoint, type RequestRecord, serviceDoor } from "../host/service";
 import { endToEndHeaders } from "../host/proxy";
 import { ROOT } from "../lib/build";
 import { pollUntil } from "../lib/wait";
@@ -46,6 +46,7 @@ async function serviceOn(endpoints: () => Endpoint[], deadlineMs = 2_000) {
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    server,
     records,
     close: () =>
       new Promise<void>((resolve) => {
@@ -87,7 +88,33 @@ describe("a Service, like kube-proxy", () => {
     }
   });
 
-  it("no ready endpoint: the connection is refused (reset), not answered", async () => {
+  it("no ready endpoint: its door refuses connections (ECONNREFUSED, as kube-proxy's REJECT), and accepts again once one is ready", async () => {
+    const pod = await fakePod("answer");
+    let endpoints: Endpoint[] = [];
+    const svc = await serviceOn(() => endpoints);
+    const { port } = new URL(svc.url);
+    const door = serviceDoor(svc.server, "127.0.0.1", Number(port), () => endpoints.length > 0, (error) => {
+      throw error;
+    });
+    const refusal = () => fetch(svc.url).then(() => "answered", (error: Error) => (error.cause as { code?: string } | undefined)?.code);
+    try {
+      door.sync();
+      expect(await refusal()).toBe("ECONNREFUSED");
+      endpoints = [pod.endpoint];
+      door.sync();
+      expect(await (await fetch(svc.url)).text()).toMatch(/^pod on/);
+      endpoints = [];
+      door.sync();
+      expect(await refusal()).toBe("ECONNREFUSED");
+      // Nothing reached the Service while the door was closed: the one record is the answered request.
+      expect(svc.records.map((r) => r.outcome)).toEqual(["200"]);
+    } finally {
+      door.shut();
+      await Promise.all([svc.close(), pod.close()]);
+    }
+  });
+
+  it("a request on a connection opened while there was an endpoint fails as a connection failure, not with an answer", async () => {
     const svc = await serviceOn(() => []);
     try {
       await expect(fetch(svc.url)).rejects.toThrow();
