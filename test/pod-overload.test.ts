@@ -63,3 +63,49 @@ describe("a jco pod refuses early what it could only answer late", () => {
     expect(stalled.requests.length).toBeLessThanOrEqual(2);
   });
 });
+
+describe("a jco pod's queue, at its real default", () => {
+  /** The README's figure: at most 256 requests wait for a slot; the next ones are refused at once. */
+  const MAX_QUEUED = 256;
+  /** Long enough for every request below to arrive while the first holds the one slot. */
+  const QUEUE_TIMEOUT_MS = 3_000;
+  const fleet = podFleet(jco);
+  let stalled: TestGreeter;
+  let splitter: TestPod;
+
+  beforeAll(async () => {
+    stalled = await startTestGreeter("stall");
+    // No --max-queued: the pod's own default.
+    splitter = await fleet.start("splitter-queue", { ROLE: "splitter", GREETER_URL: stalled.url, GREETER_TIMEOUT_MS: String(QUEUE_TIMEOUT_MS) }, { slots: 1 });
+  });
+  afterAll(async () => {
+    await fleet.stopAll();
+    await stalled?.close();
+  });
+
+  it(`holds ${MAX_QUEUED} requests waiting for a slot and refuses the next ones at once: 503, Retry-After, from the pod's front`, { timeout: 60_000 }, async () => {
+    const split = async (name: string) => {
+      const started = performance.now();
+      const res = await fetch(`${splitter.url}/split/${name}`, { signal: AbortSignal.timeout(30_000) });
+      return { status: res.status, retryAfter: res.headers.get("retry-after"), madeBy: res.headers.get(TWIN_ANSWER_HEADER), text: await res.text(), ms: performance.now() - started };
+    };
+    const first = split("Sam");
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const extra = 3;
+    const rest = await Promise.all(Array.from({ length: MAX_QUEUED + extra }, (_, i) => split(`N${i}`)));
+    await first;
+    const overflow = rest.filter((answer) => answer.text === `pod: every slot is busy and ${MAX_QUEUED} requests already wait for one; try again later\n`);
+    expect(overflow).toHaveLength(extra);
+    for (const answer of overflow) {
+      expect(answer.status).toBe(503);
+      expect(answer.retryAfter).toBe("1");
+      expect(answer.madeBy).toBe("pod-front");
+      // At once, not after waiting for a slot.
+      expect(answer.ms).toBeLessThan(QUEUE_TIMEOUT_MS);
+    }
+    // The queued ones waited and were refused for want of a slot (or one got it and timed out).
+    const waited = rest.filter((answer) => !overflow.includes(answer));
+    expect(waited).toHaveLength(MAX_QUEUED);
+    for (const answer of waited) expect([503, 504], answer.text).toContain(answer.status);
+  });
+});
