@@ -27,6 +27,9 @@ export const PROBES: Probes = {
   liveness: { path: "/healthz", periodSeconds: 10, timeoutSeconds: 2, failureThreshold: 3 },
 };
 
+/** The terminationGracePeriodSeconds of kustomize/base/deployment.yaml (both roles share it). */
+export const TERMINATION_GRACE_PERIOD_SECONDS = 30;
+
 export const GREETER_SERVICE = { name: "name-greeter-pod-service", port: 70, nodePort: 30002 } as const;
 export const SPLITTER_SERVICE = { name: "name-splitter-pod-service", nodePort: 30001 } as const;
 
@@ -291,6 +294,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
       build: podBuild,
       host: INTERNAL_HOST,
       probes: PROBES,
+      terminationGracePeriodSeconds: TERMINATION_GRACE_PERIOD_SECONDS,
       onEvent: (event) => {
         log(event);
         // After the kubelet has acted on what it reports (a pod ready joins its endpoints then).

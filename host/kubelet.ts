@@ -1,6 +1,6 @@
 // What the kubelet does for one pod of a Deployment, in the local twin: start it,
 // run its startup, readiness and liveness probes as the Deployment declares them
-// (scaled to laptop time, see PROBE_TIME_SCALE), keep it out of its Service while
+// (scaled to laptop time, see TWIN_TIME_SCALE), keep it out of its Service while
 // it is not ready, restart it when it dies or its liveness probe fails
 // (`restartPolicy: Always`, with the kubelet's doubling backoff), and stop it.
 import { request } from "node:http";
@@ -28,10 +28,8 @@ export interface Probes {
  * manifests' own. Timeouts are not scaled below 1 s: a busy 2-core laptop must not
  * fail a healthy pod's probe.
  */
-const PROBE_TIME_SCALE = 0.1;
+const TWIN_TIME_SCALE = 0.1;
 const MIN_PROBE_TIMEOUT_MS = 1_000;
-/** terminationGracePeriodSeconds (kustomize/base/deployment.yaml's), scaled like the probes. */
-const TERMINATION_GRACE_MS = 3_000;
 /** Beyond a pod's own drain window: time to exit once it has drained, before SIGKILL. */
 const EXIT_MARGIN_MS = 1_000;
 
@@ -62,8 +60,8 @@ export function nextCrashCount(previous: number, upSinceMs: number | undefined, 
 /** One probe, in laptop time. */
 export function scaledProbe(probe: Probe): { periodMs: number; timeoutMs: number; failureThreshold: number } {
   return {
-    periodMs: Math.max(50, probe.periodSeconds * 1000 * PROBE_TIME_SCALE),
-    timeoutMs: Math.max(MIN_PROBE_TIMEOUT_MS, probe.timeoutSeconds * 1000 * PROBE_TIME_SCALE),
+    periodMs: Math.max(50, probe.periodSeconds * 1000 * TWIN_TIME_SCALE),
+    timeoutMs: Math.max(MIN_PROBE_TIMEOUT_MS, probe.timeoutSeconds * 1000 * TWIN_TIME_SCALE),
     failureThreshold: probe.failureThreshold,
   };
 }
@@ -90,6 +88,8 @@ export interface KubeletOptions {
   /** Where pods listen: loopback. */
   host: string;
   probes: Probes;
+  /** The Deployment's terminationGracePeriodSeconds: scaled like the probes, the kill grace. */
+  terminationGracePeriodSeconds: number;
   onEvent: (event: PodEvent) => void;
 }
 
@@ -348,7 +348,8 @@ export class Kubelet implements PodFaults {
 
   /** SIGTERM to SIGKILL: the grace period, or longer when the pod's drain window is (a drain is never cut short). */
   private killGraceMs(): number {
-    return Math.max(TERMINATION_GRACE_MS, (this.current?.drainMs ?? 0) + EXIT_MARGIN_MS);
+    // Never shorter than the pod's own drain: a drain cut short would fail requests a rollout promised to finish.
+    return Math.max(this.options.terminationGracePeriodSeconds * 1000 * TWIN_TIME_SCALE, (this.current?.drainMs ?? 0) + EXIT_MARGIN_MS);
   }
 
   private after(ms: number, action: () => void | Promise<void>): void {

@@ -8,7 +8,7 @@ import { type AddressInfo, connect } from "node:net";
 import { join } from "node:path";
 import { parseAllDocuments } from "yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Cluster, DEPLOYMENTS, GREETER_SERVICE, type LogEntry, PROBES, SPLITTER_SERVICE, startCluster } from "../host/cluster";
+import { type Cluster, DEPLOYMENTS, GREETER_SERVICE, type LogEntry, PROBES, SPLITTER_SERVICE, startCluster, TERMINATION_GRACE_PERIOD_SECONDS } from "../host/cluster";
 import { restartDelayMs, nextCrashCount, scaledProbe } from "../host/kubelet";
 import { requireRuntime } from "../host/runtimes";
 import { createService, type Endpoint, type RequestRecord, serviceDoor } from "../host/service";
@@ -178,12 +178,13 @@ describe.skipIf(!kustomize.available)(suiteTitle("the twin's objects are the ove
   const find = (kind: string, name: string) => objects.find((o) => o.kind === kind && o.metadata.name === name)!;
 
   // The README's topology names the two Deployments; iterating DEPLOYMENTS itself would lose a case silently.
-  it.each(["name-greeter-pod", "name-splitter-pod"])("Deployment %s: replicas, env and probes", (name) => {
+  it.each(["name-greeter-pod", "name-splitter-pod"])("Deployment %s: replicas, env, probes and termination grace", (name) => {
     const deployment = DEPLOYMENTS.find((d) => d.name === name);
     expect(deployment, `the twin has no Deployment ${name}`).toBeDefined();
     if (!deployment) return;
     const rendered = find("Deployment", name);
     expect(rendered.spec.replicas).toBe(deployment.replicas);
+    expect(rendered.spec.template.spec.terminationGracePeriodSeconds).toBe(TERMINATION_GRACE_PERIOD_SECONDS);
     const container = rendered.spec.template.spec.containers[0];
     const env = Object.fromEntries(
       (container.env as { name: string; value?: string }[]).filter((e) => e.value !== undefined).map((e) => [e.name, e.value]),
