@@ -63,11 +63,16 @@ export function parseStartOptions(argv: readonly string[], env: Env = {}): { ok:
   }
   const text = (flag: string, envName: string) => (values[flag] as string | undefined) ?? env[envName];
 
-  const splitterPort = parsePort(text("splitter-port", "SPLITTER_PORT"), DEFAULT_SPLITTER_PORT, "splitter port");
-  if (typeof splitterPort === "string") return { ok: false, error: splitterPort };
+  const splitter = parsePort(text("splitter-port", "SPLITTER_PORT"), DEFAULT_SPLITTER_PORT, "splitter port");
+  if (!splitter.ok) return splitter;
+  const splitterPort = splitter.port;
   const greeterRaw = text("greeter-port", "GREETER_PORT");
-  const greeterPort = greeterRaw?.trim().toLowerCase() === "off" ? null : parsePort(greeterRaw, DEFAULT_GREETER_PORT, "greeter port");
-  if (typeof greeterPort === "string") return { ok: false, error: greeterPort };
+  let greeterPort: number | null = null;
+  if (greeterRaw?.trim().toLowerCase() !== "off") {
+    const greeter = parsePort(greeterRaw, DEFAULT_GREETER_PORT, "greeter port");
+    if (!greeter.ok) return greeter;
+    greeterPort = greeter.port;
+  }
   const host = (text("host", "NODE_HOST") ?? DEFAULT_HOST).trim().replace(/^\[|\]$/g, "");
   if (!/^(localhost|\d{1,3}(\.\d{1,3}){3}|[0-9a-fA-F:]+)$/.test(host)) {
     return { ok: false, error: `--host must be an IP address or "localhost", got "${host}"` };
@@ -80,11 +85,11 @@ export function parseStartOptions(argv: readonly string[], env: Env = {}): { ok:
   };
 }
 
-/** A port number, or an error message naming `what`. */
-function parsePort(raw: string | undefined, fallback: number, what: string): number | string {
-  if (raw === undefined || raw.trim() === "") return fallback;
+/** A port number, or an error naming `what`. */
+function parsePort(raw: string | undefined, fallback: number, what: string): { ok: true; port: number } | { ok: false; error: string } {
+  if (raw === undefined || raw.trim() === "") return { ok: true, port: fallback };
   const port = /^\d{1,5}$/.test(raw.trim()) ? Number(raw.trim()) : NaN;
-  return port >= 0 && port <= 65535 ? port : `${what} must be a whole number from 0 to 65535, got "${raw}"`;
+  return port >= 0 && port <= 65535 ? { ok: true, port } : { ok: false, error: `${what} must be a whole number from 0 to 65535, got "${raw}"` };
 }
 
 function fail(message: string, code: number): never {
