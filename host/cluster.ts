@@ -4,10 +4,11 @@
 //   NodePort :30001  name-splitter-pod-service -> name-splitter-pod-1
 //                                                  | GREETER_URL = the ClusterIP below
 //   ClusterIP        name-greeter-pod-service  -> name-greeter-pod-1 | name-greeter-pod-2
-//   NodePort :30002  name-greeter-pod-service  -> the same greeter pods
+//   NodePort :30002  name-greeter-pod-nodeport -> the same greeter pods
 //
-// The objects below mirror the overlays (test/cluster.test.ts renders them with
-// kustomize and compares), so the twin follows the manifests.
+// The Deployments and Services are the rendered overlays' (host/topology.ts, generated
+// from them; test/topology.test.ts renders again and fails when it is stale), so the
+// twin follows the manifests.
 import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { COMPONENT, ensureBuilt } from "../lib/build";
@@ -19,53 +20,70 @@ import { hostPort } from "../lib/address";
 import type { Build, Runtime } from "./runtimes";
 import { createService, type RequestRecord, type Service, type ServiceDoor, serviceDoor } from "./service";
 import { errorText } from "../lib/errors";
+import { TOPOLOGY } from "./topology";
 
-/** The probes of kustomize/base/deployment.yaml (both roles share them). */
-export const PROBES: Probes = {
-  startup: { path: "/healthz", periodSeconds: 2, timeoutSeconds: 2, failureThreshold: 15 },
-  readiness: { path: "/readyz", periodSeconds: 5, timeoutSeconds: 2, failureThreshold: 2 },
-  liveness: { path: "/healthz", periodSeconds: 10, timeoutSeconds: 2, failureThreshold: 3 },
+/**
+ * jco only: requests one pod serves at once (wasmtime and the shim run each request on
+ * its own instance), and requests a slot serves before a fresh one replaces it. Twin
+ * tuning, not a manifest fact, so it is kept here by role, with a default for any other.
+ * The splitter waits on its greeters, so it gets several slots: behind a stalled greeter,
+ * concurrent splits then time out together instead of one after another. A reused
+ * instance grows: a greeter's barely, a splitter's by what its guest keeps of every
+ * downstream call (StarlingMonkey releases those only on a GC that rarely runs), so
+ * splitter slots are replaced sooner (npm run test:load measures both).
+ */
+const JCO_TUNING: Record<string, { slots: number; recycleAfter: number }> = {
+  greeter: { slots: 2, recycleAfter: 1000 },
+  splitter: { slots: 4, recycleAfter: 500 },
 };
-
-/** The terminationGracePeriodSeconds of kustomize/base/deployment.yaml (both roles share it). */
-export const TERMINATION_GRACE_PERIOD_SECONDS = 30;
-
-export const GREETER_SERVICE = { name: "name-greeter-pod-service", port: 70, nodePort: 30002 } as const;
-export const SPLITTER_SERVICE = { name: "name-splitter-pod-service", nodePort: 30001 } as const;
+const JCO_DEFAULT_TUNING = { slots: 1, recycleAfter: 1000 };
 
 export interface Deployment {
   name: string;
-  role: "greeter" | "splitter";
+  role: string;
   replicas: number;
   /** The container's env as the overlay sets it (POD_NAME comes from the downward API). */
   env: Record<string, string>;
-  /**
-   * Requests one pod serves at once on jco's runtime (wasmtime and the shim run each
-   * request on its own instance). The splitter waits on its greeters, so it gets
-   * several: behind a stalled greeter, concurrent splits then time out together
-   * instead of one timeout after another.
-   */
+  probes: Probes;
+  terminationGracePeriodSeconds: number;
   slots: number;
-  /**
-   * jco: requests a slot serves before a fresh one replaces it. A reused instance
-   * grows: a greeter's barely, a splitter's by what its guest keeps of every
-   * downstream call (StarlingMonkey releases those only on a GC that rarely runs),
-   * so splitter slots are replaced sooner (npm run test:load measures both).
-   */
   recycleAfter: number;
 }
 
-export const DEPLOYMENTS: readonly Deployment[] = [
-  { name: "name-greeter-pod", role: "greeter", replicas: 2, env: { ROLE: "greeter" }, slots: 2, recycleAfter: 1000 },
-  {
-    name: "name-splitter-pod",
-    role: "splitter",
-    replicas: 1,
-    env: { ROLE: "splitter", GREETER_URL: `http://${GREETER_SERVICE.name}:${GREETER_SERVICE.port}` },
-    slots: 4,
-    recycleAfter: 500,
-  },
-];
+/** The Deployments of the rendered overlays (host/topology.ts, generated from them). */
+export const DEPLOYMENTS: readonly Deployment[] = TOPOLOGY.deployments.map((d) => ({
+  name: d.name,
+  role: d.role,
+  replicas: d.replicas,
+  env: { ...d.env },
+  probes: d.probes,
+  terminationGracePeriodSeconds: d.terminationGracePeriodSeconds,
+  ...(JCO_TUNING[d.role] ?? JCO_DEFAULT_TUNING),
+}));
+
+function deploymentOf(role: string): Deployment {
+  const found = DEPLOYMENTS.find((d) => d.role === role);
+  if (!found) throw new Error(`the overlays have no Deployment with ROLE=${role}`);
+  return found;
+}
+
+/** The Service in front of `role`'s pods: its ClusterIP one, or its NodePort one. */
+function serviceOf(role: string, kind: "ClusterIP" | "NodePort") {
+  const { name } = deploymentOf(role);
+  const found = TOPOLOGY.services.find((s) => s.deployment === name && ("nodePort" in s) === (kind === "NodePort"));
+  if (!found) throw new Error(`the overlays have no ${kind} Service for ${name}`);
+  return found;
+}
+
+const greeterClusterIp = serviceOf("greeter", "ClusterIP");
+const greeterNodePort = serviceOf("greeter", "NodePort");
+const splitterNodePort = serviceOf("splitter", "NodePort");
+export const GREETER_SERVICE = { name: greeterClusterIp.name, port: greeterClusterIp.port, nodePort: "nodePort" in greeterNodePort ? greeterNodePort.nodePort : 0 };
+export const GREETER_NODEPORT_SERVICE = { name: greeterNodePort.name };
+export const SPLITTER_SERVICE = { name: splitterNodePort.name, nodePort: "nodePort" in splitterNodePort ? splitterNodePort.nodePort : 0 };
+
+/** The probes of the splitter's Deployment (the base gives both roles the same ones). */
+export const PROBES: Probes = deploymentOf("splitter").probes;
 
 /** Pods and the ClusterIP stay on loopback, whatever address the NodePorts bind. */
 const INTERNAL_HOST = "127.0.0.1";
@@ -293,8 +311,8 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
       runtime: options.runtime,
       build: podBuild,
       host: INTERNAL_HOST,
-      probes: PROBES,
-      terminationGracePeriodSeconds: TERMINATION_GRACE_PERIOD_SECONDS,
+      probes: deployment.probes,
+      terminationGracePeriodSeconds: deployment.terminationGracePeriodSeconds,
       onEvent: (event) => {
         log(event);
         // After the kubelet has acted on what it reports (a pod ready joins its endpoints then).

@@ -1,6 +1,10 @@
 // What `npm start` prints: the banner once every pod is ready, then one line per
 // request that crosses a Service and per pod event. Pure: data in, text out.
-import type { LogEntry } from "./cluster";
+import { GREETER_NODEPORT_SERVICE, GREETER_SERVICE, type LogEntry, SPLITTER_SERVICE } from "./cluster";
+
+/** Service names in one column, as the overlays name them. */
+const SERVICE_COLUMN = Math.max(GREETER_SERVICE.name.length, SPLITTER_SERVICE.name.length, GREETER_NODEPORT_SERVICE.name.length) + 2;
+const serviceName = (name: string) => name.padEnd(SERVICE_COLUMN);
 
 export interface BannerInfo {
   runtime: string;
@@ -27,9 +31,9 @@ export function formatBanner(info: BannerInfo): string {
         .join(" ");
       return `  pod     ${pod.name.padEnd(width)}  ${pod.url ?? "(down)"}  ${env}`;
     }),
-    `  service name-greeter-pod-service   ClusterIP ${info.clusterIpUrl} -> greeter pods`,
-    `  service name-splitter-pod-service  NodePort  ${info.splitterUrl} -> splitter pod`,
-    ...(info.greeterUrl ? [`  service name-greeter-pod-service   NodePort  ${info.greeterUrl} -> greeter pods`] : []),
+    `  service ${serviceName(GREETER_SERVICE.name)}ClusterIP ${info.clusterIpUrl} -> greeter pods`,
+    `  service ${serviceName(SPLITTER_SERVICE.name)}NodePort  ${info.splitterUrl} -> splitter pod`,
+    ...(info.greeterUrl ? [`  service ${serviceName(GREETER_NODEPORT_SERVICE.name)}NodePort  ${info.greeterUrl} -> greeter pods`] : []),
     "Try:",
     `  curl ${info.splitterUrl}/split/Sherlock,Po`,
     `  curl -H 'Accept: application/json' ${info.splitterUrl}/split/Sherlock,Po`,

@@ -8,7 +8,7 @@ import { type AddressInfo, connect } from "node:net";
 import { join } from "node:path";
 import { parseAllDocuments } from "yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Cluster, DEPLOYMENTS, GREETER_SERVICE, type LogEntry, PROBES, SPLITTER_SERVICE, startCluster, TERMINATION_GRACE_PERIOD_SECONDS } from "../host/cluster";
+import { type Cluster, DEPLOYMENTS, GREETER_SERVICE, type LogEntry, PROBES, SPLITTER_SERVICE, startCluster } from "../host/cluster";
 import { restartDelayMs, nextCrashCount, scaledProbe } from "../host/kubelet";
 import { requireRuntime } from "../host/runtimes";
 import { createService, type Endpoint, type RequestRecord, serviceDoor } from "../host/service";
@@ -184,13 +184,13 @@ describe.skipIf(!kustomize.available)(suiteTitle("the twin's objects are the ove
     if (!deployment) return;
     const rendered = find("Deployment", name);
     expect(rendered.spec.replicas).toBe(deployment.replicas);
-    expect(rendered.spec.template.spec.terminationGracePeriodSeconds).toBe(TERMINATION_GRACE_PERIOD_SECONDS);
+    expect(rendered.spec.template.spec.terminationGracePeriodSeconds).toBe(deployment.terminationGracePeriodSeconds);
     const container = rendered.spec.template.spec.containers[0];
     const env = Object.fromEntries(
       (container.env as { name: string; value?: string }[]).filter((e) => e.value !== undefined).map((e) => [e.name, e.value]),
     );
     expect(env).toMatchObject(deployment.env);
-    for (const [kind, probe] of [["startupProbe", PROBES.startup], ["readinessProbe", PROBES.readiness], ["livenessProbe", PROBES.liveness]] as const) {
+    for (const [kind, probe] of [["startupProbe", deployment.probes.startup], ["readinessProbe", deployment.probes.readiness], ["livenessProbe", deployment.probes.liveness]] as const) {
       expect(container[kind], `${name} ${kind}`).toMatchObject({
         httpGet: { path: probe.path },
         periodSeconds: probe.periodSeconds,
