@@ -18,7 +18,7 @@ import { Kubelet, type PodEvent, type Probes } from "./kubelet";
 import { portHolder } from "../lib/processes";
 import { hostPort } from "../lib/address";
 import type { Build, Runtime } from "./runtimes";
-import { createService, type RequestRecord, type Service, type ServiceDoor, serviceDoor } from "./service";
+import { createService, type RequestRecord, type ServiceDoor, serviceDoor } from "./service";
 import { errorText } from "../lib/errors";
 import { TOPOLOGY } from "./topology";
 
@@ -117,7 +117,20 @@ export interface ClusterOptions {
   splitterEnv?: Record<string, string>;
 }
 
+/** A Service of the overlays as the twin serves it. */
+export interface ServiceListening {
+  name: string;
+  kind: "ClusterIP" | "NodePort";
+  url: string;
+  role: string;
+  replicas: number;
+  /** The Service's own port in the manifest (what cluster DNS names reach). */
+  port: number;
+}
+
 export interface Cluster {
+  /** Every Service that listens, in the overlays' order. */
+  services: ServiceListening[];
   splitterUrl: string;
   greeterUrl: string | undefined;
   clusterIpUrl: string;
@@ -216,9 +229,13 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
   const kubelets: Kubelet[] = [];
   const endpointsOf = (role: string) => () => kubelets.filter((k) => k.role === role).flatMap((k) => k.endpoint() ?? []);
   const onRequest = (record: RequestRecord) => log({ kind: "request", record });
-  const greeters = createService({ name: GREETER_SERVICE.name, endpoints: endpointsOf("greeter"), onRequest, deadlineMs });
-  const splitters = createService({ name: SPLITTER_SERVICE.name, endpoints: endpointsOf("splitter"), onRequest, deadlineMs });
-  const services: Service[] = [greeters, splitters];
+  const roleOf = (deployment: string) => DEPLOYMENTS.find((d) => d.name === deployment)?.role ?? "";
+  // Every Service of the overlays, each its own round robin over its Deployment's ready pods.
+  const services = TOPOLOGY.services.map((spec) => ({
+    spec,
+    role: roleOf(spec.deployment),
+    service: createService({ name: spec.name, endpoints: endpointsOf(roleOf(spec.deployment)), onRequest, deadlineMs }),
+  }));
   const listeners: Listener[] = [];
   /** Each listener's door: open while its Service has a ready endpoint, refusing connections while it has none. */
   const doors: ServiceDoor[] = [];
@@ -233,48 +250,59 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     clearInterval(doorSync);
     for (const door of doors) door.shut();
     await Promise.all(listeners.map((l) => l.close()));
-    for (const service of services) service.close();
+    for (const { service } of services) service.close();
   };
-  const openDoor = (listener: Listener, role: string, what: string) =>
-    doors.push(
-      serviceDoor(listener.server, listener.host, listener.port, () => endpointsOf(role)().length > 0, (error) =>
-        log({ kind: "rollout", message: `${what}: cannot listen again on ${hostPort(listener.host, listener.port)} (${error.code ?? error.message}); retrying` }),
-      ),
-    );
 
-  // The Services first: a busy NodePort is reported before any pod starts.
-  let splitterUrl: string;
-  let greeterUrl: string | undefined;
-  let clusterIpUrl: string;
+  /** Where each Service listens: its NodePort on `host` (the CLI may move or drop the two it names), else a ClusterIP on loopback. */
+  const portOf = (spec: (typeof services)[number]["spec"]): number | null => {
+    if (!("nodePort" in spec)) return 0;
+    if (spec.name === SPLITTER_SERVICE.name) return options.splitterPort ?? spec.nodePort;
+    if (spec.name === GREETER_NODEPORT_SERVICE.name) return options.greeterPort === undefined ? spec.nodePort : options.greeterPort;
+    return spec.nodePort;
+  };
+  const listening: ServiceListening[] = [];
+
+  // The Services first, NodePorts before ClusterIPs: a busy NodePort is reported before any pod starts.
+  const order = [...services].sort((a, b) => Number("nodePort" in b.spec) - Number("nodePort" in a.spec));
   try {
-    let splitterVia = "";
-    const splitterNodePort = await listen(host, options.splitterPort ?? DEFAULT_SPLITTER_PORT, "splitter NodePort", (req, res) =>
-      splitters.handle(splitterVia, req, res),
-    );
-    listeners.push(splitterNodePort);
-    splitterUrl = splitterNodePort.url;
-    splitterVia = `NodePort :${new URL(splitterUrl).port} ${SPLITTER_SERVICE.name}`;
-    const greeterPort = options.greeterPort === undefined ? DEFAULT_GREETER_PORT : options.greeterPort;
-    if (greeterPort !== null) {
-      let greeterVia = "";
-      const greeterNodePort = await listen(host, greeterPort, "greeter NodePort", (req, res) => greeters.handle(greeterVia, req, res));
-      listeners.push(greeterNodePort);
-      greeterUrl = greeterNodePort.url;
-      greeterVia = `NodePort :${new URL(greeterUrl).port} ${GREETER_SERVICE.name}`;
+    for (const { spec, role, service } of order) {
+      const port = portOf(spec);
+      if (port === null) continue;
+      const kind = "nodePort" in spec ? "NodePort" : "ClusterIP";
+      const what = `${role} ${kind}`;
+      let via = `ClusterIP ${spec.name}`;
+      const listener = await listen(kind === "NodePort" ? host : INTERNAL_HOST, port, what, (req, res) => service.handle(via, req, res));
+      if (kind === "NodePort") via = `NodePort :${listener.port} ${spec.name}`;
+      listeners.push(listener);
+      listening.push({ name: spec.name, kind, url: listener.url, role, replicas: DEPLOYMENTS.find((d) => d.name === spec.deployment)?.replicas ?? 0, port: spec.port });
+      doors.push(
+        serviceDoor(listener.server, listener.host, listener.port, () => endpointsOf(role)().length > 0, (error) =>
+          log({ kind: "rollout", message: `${what}: cannot listen again on ${hostPort(listener.host, listener.port)} (${error.code ?? error.message}); retrying` }),
+        ),
+      );
     }
-    const clusterIp = await listen(INTERNAL_HOST, 0, "greeter ClusterIP", (req, res) =>
-      greeters.handle(`ClusterIP ${GREETER_SERVICE.name}`, req, res),
-    );
-    listeners.push(clusterIp);
-    clusterIpUrl = clusterIp.url;
-    openDoor(splitterNodePort, "splitter", "splitter NodePort");
-    for (const listener of listeners.slice(1)) openDoor(listener, "greeter", listener === clusterIp ? "greeter ClusterIP" : "greeter NodePort");
     // No pod is ready yet: the ports are ours (a busy one was reported above), closed until one is.
     syncDoors();
   } catch (error) {
     await closeNetwork();
     throw error;
   }
+  listening.sort((a, b) => TOPOLOGY.services.findIndex((s) => s.name === a.name) - TOPOLOGY.services.findIndex((s) => s.name === b.name));
+  const urlOf = (name: string) => listening.find((l) => l.name === name)?.url;
+  const splitterUrl = urlOf(SPLITTER_SERVICE.name)!;
+  const greeterUrl = urlOf(GREETER_NODEPORT_SERVICE.name);
+  const clusterIpUrl = urlOf(GREETER_SERVICE.name)!;
+  /**
+   * Cluster DNS, played: an env value that is a URL of a Service (`http://<name>:<port>`)
+   * reaches that Service's local ClusterIP instead.
+   */
+  const resolveServices = (env: Record<string, string>) =>
+    Object.fromEntries(
+      Object.entries(env).map(([name, value]) => {
+        const target = listening.find((l) => l.kind === "ClusterIP" && value.startsWith(`http://${l.name}:${l.port}`));
+        return [name, target ? target.url + value.slice(`http://${target.name}:${target.port}`.length) : value];
+      }),
+    );
 
   let buildMs: number | undefined;
   try {
@@ -297,11 +325,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
   const newPod = (deployment: Deployment, podBuild: Build) => {
     const n = (podCount.get(deployment.name) ?? 0) + 1;
     podCount.set(deployment.name, n);
-    // Cluster DNS resolves the greeter Service's name; here the splitter is given the local ClusterIP instead.
-    const env =
-      deployment.role === "splitter"
-        ? { ...deployment.env, GREETER_URL: clusterIpUrl, ...options.splitterEnv }
-        : { ...deployment.env };
+    const env = { ...resolveServices(deployment.env), ...(deployment.role === "splitter" ? options.splitterEnv : {}) };
     return new Kubelet({
       name: `${deployment.name}-${n}`,
       role: deployment.role,
@@ -342,7 +366,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
         syncDoors();
         pod.beginTermination();
         // Requests already sent to it finish there; none are sent any more.
-        const drained = await pollUntil(() => services.every((service) => service.inFlight(pod.name) === 0), 10_000);
+        const drained = await pollUntil(() => services.every(({ service }) => service.inFlight(pod.name) === 0), 10_000);
         await pod.stop();
         kubelets.splice(kubelets.indexOf(pod), 1);
         const how = drained ? "drained and stopped" : "stopped with requests still in flight after 10 s";
@@ -371,6 +395,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     splitterUrl,
     greeterUrl,
     clusterIpUrl,
+    services: listening,
     pods: kubelets,
     readyMs: performance.now() - spawned,
     buildMs,

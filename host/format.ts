@@ -1,10 +1,6 @@
 // What `npm start` prints: the banner once every pod is ready, then one line per
 // request that crosses a Service and per pod event. Pure: data in, text out.
-import { GREETER_NODEPORT_SERVICE, GREETER_SERVICE, type LogEntry, SPLITTER_SERVICE } from "./cluster";
-
-/** Service names in one column, as the overlays name them. */
-const SERVICE_COLUMN = Math.max(GREETER_SERVICE.name.length, SPLITTER_SERVICE.name.length, GREETER_NODEPORT_SERVICE.name.length) + 2;
-const serviceName = (name: string) => name.padEnd(SERVICE_COLUMN);
+import type { LogEntry, ServiceListening } from "./cluster";
 
 export interface BannerInfo {
   runtime: string;
@@ -14,7 +10,8 @@ export interface BannerInfo {
   /** "built in 12.3 s" or "build up to date". */
   build: string;
   pods: { name: string; url: string | undefined; env: Record<string, string> }[];
-  clusterIpUrl: string;
+  /** Every Service that listens, as the overlays name them. */
+  services: Pick<ServiceListening, "name" | "kind" | "url" | "role" | "replicas">[];
   splitterUrl: string;
   greeterUrl: string | undefined;
   /** A hint printed last (e.g. how to run the pods on wasmtime). */
@@ -23,6 +20,7 @@ export interface BannerInfo {
 
 export function formatBanner(info: BannerInfo): string {
   const width = Math.max(...info.pods.map((pod) => pod.name.length));
+  const serviceColumn = Math.max(...info.services.map((service) => service.name.length)) + 2;
   const lines = [
     `wasm-pods topology ready in ${seconds(info.readyMs)} (${info.build}; runtime ${info.runtime}, ${info.instances})`,
     ...info.pods.map((pod) => {
@@ -31,9 +29,10 @@ export function formatBanner(info: BannerInfo): string {
         .join(" ");
       return `  pod     ${pod.name.padEnd(width)}  ${pod.url ?? "(down)"}  ${env}`;
     }),
-    `  service ${serviceName(GREETER_SERVICE.name)}ClusterIP ${info.clusterIpUrl} -> greeter pods`,
-    `  service ${serviceName(SPLITTER_SERVICE.name)}NodePort  ${info.splitterUrl} -> splitter pod`,
-    ...(info.greeterUrl ? [`  service ${serviceName(GREETER_NODEPORT_SERVICE.name)}NodePort  ${info.greeterUrl} -> greeter pods`] : []),
+    ...info.services.map(
+      (service) =>
+        `  service ${service.name.padEnd(serviceColumn)}${service.kind.padEnd("ClusterIP".length)} ${service.url} -> ${service.role} pod${service.replicas === 1 ? "" : "s"}`,
+    ),
     "Try:",
     `  curl ${info.splitterUrl}/split/Sherlock,Po`,
     `  curl -H 'Accept: application/json' ${info.splitterUrl}/split/Sherlock,Po`,

@@ -159,7 +159,7 @@ async function main(): Promise<void> {
       readyMs: cluster.readyMs,
       build: cluster.buildMs === undefined ? "build up to date" : `built in ${seconds(cluster.buildMs)}`,
       pods: cluster.pods.map((pod) => ({ name: pod.name, url: pod.url, env: pod.env })),
-      clusterIpUrl: cluster.clusterIpUrl,
+      services: cluster.services,
       splitterUrl: cluster.splitterUrl,
       greeterUrl: cluster.greeterUrl,
       hint: onWasmtime

@@ -66,7 +66,10 @@ describe("what npm start prints", () => {
       readyMs: 1234,
       build: "build up to date",
       pods: [{ name: "name-greeter-pod-1", url: "http://127.0.0.1:1", env: { ROLE: "greeter" } }],
-      clusterIpUrl: "http://127.0.0.1:2",
+      services: [
+        { name: "name-greeter-pod-service", kind: "ClusterIP", url: "http://127.0.0.1:2", role: "greeter", replicas: 2 },
+        { name: "name-splitter-pod-service", kind: "NodePort", url: "http://127.0.0.1:30001", role: "splitter", replicas: 1 },
+      ],
       splitterUrl: "http://127.0.0.1:30001",
       greeterUrl: undefined,
       hint: "a hint",
