@@ -147,7 +147,8 @@ function leftovers(): string[] {
   return found;
 }
 
-describe.skipIf(!enabled)(suiteTitle("a real Kubernetes node (scripts/cluster.sh)", check), () => {
+// One node's life, in order (apply, serve, replace, roll, down): never shuffled, even under --sequence.shuffle.
+describe.skipIf(!enabled)(suiteTitle("a real Kubernetes node (scripts/cluster.sh)", check), { shuffle: false }, () => {
   let work = "";
   let kubeconfig = "";
   const netnsBefore = existsSync("/run/netns") ? new Set(readdirSync("/run/netns")) : new Set<string>();
