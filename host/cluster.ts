@@ -229,13 +229,11 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
   const kubelets: Kubelet[] = [];
   const endpointsOf = (role: string) => () => kubelets.filter((k) => k.role === role).flatMap((k) => k.endpoint() ?? []);
   const onRequest = (record: RequestRecord) => log({ kind: "request", record });
-  const roleOf = (deployment: string) => DEPLOYMENTS.find((d) => d.name === deployment)?.role ?? "";
   // Every Service of the overlays, each its own round robin over its Deployment's ready pods.
-  const services = TOPOLOGY.services.map((spec) => ({
-    spec,
-    role: roleOf(spec.deployment),
-    service: createService({ name: spec.name, endpoints: endpointsOf(roleOf(spec.deployment)), onRequest, deadlineMs }),
-  }));
+  const services = TOPOLOGY.services.map((spec) => {
+    const deployment = DEPLOYMENTS.find((d) => d.name === spec.deployment)!;
+    return { spec, deployment, service: createService({ name: spec.name, endpoints: endpointsOf(deployment.role), onRequest, deadlineMs }) };
+  });
   const listeners: Listener[] = [];
   /** Each listener's door: open while its Service has a ready endpoint, refusing connections while it has none. */
   const doors: ServiceDoor[] = [];
@@ -260,12 +258,15 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     if (spec.name === GREETER_NODEPORT_SERVICE.name) return options.greeterPort === undefined ? spec.nodePort : options.greeterPort;
     return spec.nodePort;
   };
-  const listening: ServiceListening[] = [];
+  /** By the overlays' order: listening[i] is services[i]'s, or undefined when the CLI dropped it. */
+  const listening: (ServiceListening | undefined)[] = [];
 
   // The Services first, NodePorts before ClusterIPs: a busy NodePort is reported before any pod starts.
-  const order = [...services].sort((a, b) => Number("nodePort" in b.spec) - Number("nodePort" in a.spec));
+  const order = [...services.keys()].sort((a, b) => Number("nodePort" in services[b]!.spec) - Number("nodePort" in services[a]!.spec));
   try {
-    for (const { spec, role, service } of order) {
+    for (const index of order) {
+      const { spec, deployment, service } = services[index]!;
+      const { role } = deployment;
       const port = portOf(spec);
       if (port === null) continue;
       const kind = "nodePort" in spec ? "NodePort" : "ClusterIP";
@@ -274,7 +275,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
       const listener = await listen(kind === "NodePort" ? host : INTERNAL_HOST, port, what, (req, res) => service.handle(via, req, res));
       if (kind === "NodePort") via = `NodePort :${listener.port} ${spec.name}`;
       listeners.push(listener);
-      listening.push({ name: spec.name, kind, url: listener.url, role, replicas: DEPLOYMENTS.find((d) => d.name === spec.deployment)?.replicas ?? 0, port: spec.port });
+      listening[index] = { name: spec.name, kind, url: listener.url, role, replicas: deployment.replicas, port: spec.port };
       doors.push(
         serviceDoor(listener.server, listener.host, listener.port, () => endpointsOf(role)().length > 0, (error) =>
           log({ kind: "rollout", message: `${what}: cannot listen again on ${hostPort(listener.host, listener.port)} (${error.code ?? error.message}); retrying` }),
@@ -287,8 +288,8 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     await closeNetwork();
     throw error;
   }
-  listening.sort((a, b) => TOPOLOGY.services.findIndex((s) => s.name === a.name) - TOPOLOGY.services.findIndex((s) => s.name === b.name));
-  const urlOf = (name: string) => listening.find((l) => l.name === name)?.url;
+  const served = listening.filter((l): l is ServiceListening => l !== undefined);
+  const urlOf = (name: string) => served.find((l) => l.name === name)?.url;
   const splitterUrl = urlOf(SPLITTER_SERVICE.name)!;
   const greeterUrl = urlOf(GREETER_NODEPORT_SERVICE.name);
   const clusterIpUrl = urlOf(GREETER_SERVICE.name)!;
@@ -299,7 +300,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
   const resolveServices = (env: Record<string, string>) =>
     Object.fromEntries(
       Object.entries(env).map(([name, value]) => {
-        const target = listening.find((l) => l.kind === "ClusterIP" && value.startsWith(`http://${l.name}:${l.port}`));
+        const target = served.find((l) => l.kind === "ClusterIP" && value.startsWith(`http://${l.name}:${l.port}`));
         return [name, target ? target.url + value.slice(`http://${target.name}:${target.port}`.length) : value];
       }),
     );
@@ -395,7 +396,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     splitterUrl,
     greeterUrl,
     clusterIpUrl,
-    services: listening,
+    services: served,
     pods: kubelets,
     readyMs: performance.now() - spawned,
     buildMs,

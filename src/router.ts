@@ -36,7 +36,6 @@ export function createRouter(role?: RoleDefinition): Hono<AppEnv> {
   app.use(async (c, next) => {
     const parsed = c.env.config;
     if (!parsed.ok) return fail(c, 500, parsed.error);
-    if (parsed.config.role !== role?.name) return fail(c, 500, `internal error: the ${role?.name ?? "unconfigured"} router got a ${parsed.config.role} configuration`);
     c.set("config", parsed.config);
     return next();
   });
@@ -76,8 +75,8 @@ export function createRouter(role?: RoleDefinition): Hono<AppEnv> {
 export interface Routers {
   /** The app that answers for this configuration: its role's, or the one that reports the error. */
   forConfig(parsed: ConfigResult): Hono<AppEnv>;
-  /** Every app, the unconfigured one included (warm-up.ts runs requests through each). */
-  all: readonly { role?: RoleDefinition; app: Hono<AppEnv> }[];
+  /** Each role's app (warm-up.ts runs requests through each). */
+  roles: readonly { role: RoleDefinition; app: Hono<AppEnv> }[];
 }
 
 export function createRouters(roles: readonly RoleDefinition[] = ROLES): Routers {
@@ -85,7 +84,7 @@ export function createRouters(roles: readonly RoleDefinition[] = ROLES): Routers
   const unconfigured = createRouter();
   return {
     forConfig: (parsed) => (parsed.ok && byRole.get(parsed.config.role)) || unconfigured,
-    all: [...roles.map((role) => ({ role, app: byRole.get(role.name)! })), { app: unconfigured }],
+    roles: roles.map((role) => ({ role, app: byRole.get(role.name)! })),
   };
 }
 

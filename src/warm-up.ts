@@ -31,8 +31,7 @@ export async function warmUp(routers: Routers): Promise<void> {
     const call = { baseUrl: "http://greeter.warm-up:70", timeoutMs: 1_000, requestId: "warm-up", fetch: inProcessGreeter };
     await askGreeter(name, call).catch(() => undefined);
   }
-  for (const { role, app } of routers.all) {
-    if (!role) continue;
+  for (const { role, app } of routers.roles) {
     const config = parseConfig({ ROLE: role.name, POD_NAME: "warm-up", GREETER_URL: "http://greeter.warm-up:70" });
     const bindings: RequestBindings = { config, fetch: inProcessGreeter };
     for (const path of role.warmUpPaths) {
