@@ -4,7 +4,8 @@
 // host closed a stream already cancelled: an uncaught TypeError, a trap, and the
 // slot's thread gone with every request on it. Greeters here answer at, just
 // before and just after the deadline, whole or head first; every client must get
-// an HTTP answer (200 or 504) and no slot may die.
+// an HTTP answer (200 or 504, or on a loaded machine a documented 503 refusal) and no
+// slot may die.
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -107,15 +108,18 @@ describe("a greeter answering near the splitter's deadline (jco pod host)", () =
         Array.from({ length: SLOTS }, async () => {
           try {
             const res = await fetch(`${splitter.url}/split/${NAMES}`, { signal: AbortSignal.timeout(10_000) });
-            await res.text();
-            outcomes.push(String(res.status));
+            const text = await res.text();
+            // On a loaded machine a split may be refused instead (the front found no slot in time, or the
+            // splitter could not start its calls before its deadline): an answer too, named by its reason.
+            const refused = res.status === 503 && /^(pod: no slot was free within \d+ ms|the splitter is overloaded: )/.test(text);
+            outcomes.push(refused ? "refused" : String(res.status));
           } catch (error) {
             outcomes.push(`no answer: ${(error as Error).cause ?? error}`);
           }
         }),
       );
     }
-    expect(outcomes.filter((o) => o !== "200" && o !== "504")).toEqual([]);
+    expect(outcomes.filter((o) => o !== "200" && o !== "504" && o !== "refused")).toEqual([]);
     expect((await stats()).died - diedBefore).toBe(0);
     // The pod still serves: a split that needs no greeter.
     expect((await fetch(`${splitter.url}/healthz`)).status).toBe(200);
